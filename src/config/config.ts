@@ -1,0 +1,195 @@
+/**
+ * Configuration: every variable the node reads, parsed once at start-up into one frozen object.
+ * A bad value throws a ConfigError naming the variable and the value it got.
+ */
+import { ConfigError } from "../errors.js";
+
+type Parser<T> = (raw: string, name: string) => T;
+
+interface Setting<T> {
+  readonly env: string;
+  readonly default: string;
+  readonly help: string;
+  readonly parse: Parser<T>;
+}
+
+function setting<T>(env: string, def: string, help: string, parse: Parser<T>): Setting<T> {
+  return { env, default: def, help, parse };
+}
+
+const integer =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw, name) => {
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new ConfigError(name, raw, `an integer between ${min} and ${max}`);
+    }
+    return value;
+  };
+
+const boolean: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(name, raw, "true or false");
+};
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw, name) => {
+    const v = raw.trim() as T;
+    if (!values.includes(v)) throw new ConfigError(name, raw, `one of ${values.join(", ")}`);
+    return v;
+  };
+
+const text: Parser<string> = (raw) => raw.trim();
+
+const list: Parser<readonly string[]> = (raw) =>
+  Object.freeze(
+    raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+const natsServers: Parser<readonly string[]> = (raw, name) => {
+  const servers = list(raw, name);
+  if (servers.length === 0) throw new ConfigError(name, raw, "one or more nats:// URLs, comma-separated");
+  for (const s of servers) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[\w.-]+:\d+$/.test(s)) {
+      throw new ConfigError(name, raw, "nats://host:port URLs, comma-separated");
+    }
+  }
+  return servers;
+};
+
+const origins: Parser<readonly string[]> = (raw, name) => {
+  const values = list(raw, name);
+  for (const o of values) {
+    if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new ConfigError(name, raw, "'*' or origins like https://app.example.com, comma-separated");
+    }
+  }
+  return values;
+};
+
+const tenantIds: Parser<readonly string[]> = (raw, name) => {
+  const values = list(raw, name);
+  for (const t of values) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(t)) throw new ConfigError(name, raw, "tenant ids, comma-separated");
+  }
+  return values;
+};
+
+/** All settings with their defaults, in the order `--help` lists them. */
+export const settings = {
+  port: setting("PORT", "8080", "WebSocket and health port (/ws, /healthz, /readyz)", integer(0, 65535)),
+  host: setting("HOST", "0.0.0.0", "Address the WebSocket port binds to", text),
+  natsServers: setting("NATS_URL", "nats://127.0.0.1:4222", "NATS servers, comma-separated", natsServers),
+  natsUser: setting("NATS_USER", "", "NATS user (optional)", text),
+  natsPassword: setting("NATS_PASSWORD", "", "NATS password (optional)", text),
+  natsToken: setting("NATS_TOKEN", "", "NATS token (optional)", text),
+  metricsPort: setting("METRICS_PORT", "9100", "Prometheus port (/metrics); 0 picks a free port", integer(0, 65535)),
+  metricsHost: setting("METRICS_HOST", "0.0.0.0", "Address the metrics port binds to", text),
+  metricsTenants: setting(
+    "METRICS_TENANTS",
+    "",
+    "Tenants whose deliveries get their own metric label (allow-list); others are 'other'",
+    tenantIds,
+  ),
+  authTimeoutMs: setting("AUTH_TIMEOUT_MS", "10000", "Time a new socket has to send its auth message", integer(100, 600_000)),
+  pingIntervalMs: setting("PING_INTERVAL_MS", "30000", "Interval of the JSON {type:ping} heartbeat", integer(100, 3_600_000)),
+  idleTimeoutS: setting(
+    "IDLE_TIMEOUT_S",
+    "120",
+    "Protocol-level idle timeout in seconds (uWS sends automatic pings); 0 disables",
+    integer(0, 960),
+  ),
+  maxBackpressureBytes: setting(
+    "MAX_BACKPRESSURE_BYTES",
+    "1048576",
+    "Send buffer above which a socket is closed as a slow consumer",
+    integer(4096),
+  ),
+  maxLifetimeMin: setting("MAX_LIFETIME_MIN", "0", "Close sockets older than this many minutes; 0 disables", integer(0, 240)),
+  allowedOrigins: setting(
+    "ALLOWED_ORIGINS",
+    "*",
+    "Origins allowed to upgrade, comma-separated; '*' allows any (and requests without Origin)",
+    origins,
+  ),
+  logLevel: setting(
+    "LOG_LEVEL",
+    "info",
+    "pino level",
+    oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent"),
+  ),
+  drainDelayMs: setting(
+    "DRAIN_DELAY_MS",
+    "5000",
+    "After SIGTERM: time /readyz reports 503 before sockets start closing",
+    integer(0, 600_000),
+  ),
+  drainWindowMs: setting(
+    "DRAIN_WINDOW_MS",
+    "20000",
+    "After the delay: window over which sockets are closed (1001), evenly spread",
+    integer(0, 3_600_000),
+  ),
+  shutdownTimeoutMs: setting(
+    "SHUTDOWN_TIMEOUT_MS",
+    "40000",
+    "Hard deadline from SIGTERM to exit (keep it under Kubernetes' grace period)",
+    integer(1000, 3_600_000),
+  ),
+  streamEnabled: setting(
+    "STREAM_ENABLED",
+    "true",
+    "Create/check the SMS_EVENTS stream (durable path); false for the direct path only",
+    boolean,
+  ),
+  streamMaxAgeS: setting("STREAM_MAX_AGE_S", "86400", "SMS_EVENTS retention by age, seconds", integer(1)),
+  streamMaxBytes: setting("STREAM_MAX_BYTES", "1073741824", "SMS_EVENTS retention by size, bytes", integer(1024)),
+  streamReplicas: setting("STREAM_REPLICAS", "1", "SMS_EVENTS replicas (3 on a NATS cluster)", integer(1, 5)),
+  streamStorage: setting("STREAM_STORAGE", "file", "SMS_EVENTS storage", oneOf("file", "memory")),
+  keyBucket: setting("KEY_BUCKET", "sms_api_keys", "NATS KV bucket of API keys", text),
+  resumeMaxEvents: setting(
+    "RESUME_MAX_EVENTS",
+    "10000",
+    "Most events one resume may replay before answering resume_failed/limit",
+    integer(0),
+  ),
+  resumeConcurrency: setting("RESUME_CONCURRENCY", "8", "Replays running at once on one node", integer(1, 1000)),
+} as const;
+
+type Settings = typeof settings;
+export type Config = { readonly [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+/** Parse the environment into a frozen Config; throws ConfigError on the first bad value. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[s.env];
+    out[key] = s.parse(raw === undefined || raw === "" ? s.default : raw, s.env);
+  }
+  const config = out as Config;
+  if (config.drainDelayMs + config.drainWindowMs >= config.shutdownTimeoutMs) {
+    throw new ConfigError(
+      "SHUTDOWN_TIMEOUT_MS",
+      String(config.shutdownTimeoutMs),
+      `more than DRAIN_DELAY_MS + DRAIN_WINDOW_MS (${config.drainDelayMs + config.drainWindowMs})`,
+    );
+  }
+  return Object.freeze(config);
+}
+
+/** The environment variable names the node accepts (the k8s consistency test reads this). */
+export const acceptedEnv: readonly string[] = Object.values(settings).map((s) => s.env);
+
+export function helpText(): string {
+  const width = Math.max(...acceptedEnv.map((e) => e.length));
+  const lines = Object.values(settings).map(
+    (s) => `  ${s.env.padEnd(width)}  ${s.help}${s.default === "" ? "" : ` (default: ${s.default})`}`,
+  );
+  return `Environment variables:\n${lines.join("\n")}\n`;
+}

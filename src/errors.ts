@@ -1,0 +1,57 @@
+/**
+ * One error class per failure, each with a stable `code`. Socket-level failures carry the
+ * WebSocket close code the client sees (see protocol/close-codes.ts for what a client should do).
+ */
+
+export class GatewayError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A bad configuration value: names the variable and the value it got. */
+export class ConfigError extends GatewayError {
+  readonly variable: string;
+  readonly value: string;
+  constructor(variable: string, value: string, expected: string) {
+    super("CONFIG_INVALID", `${variable}=${JSON.stringify(value)} is invalid: expected ${expected}`);
+    this.variable = variable;
+    this.value = value;
+  }
+}
+
+/** A client frame the node refuses; closeCode is the WebSocket close code sent with it. */
+export class ClientProtocolError extends GatewayError {
+  readonly closeCode: number;
+  constructor(closeCode: number, message: string) {
+    super("CLIENT_PROTOCOL", message);
+    this.closeCode = closeCode;
+  }
+}
+
+/** An event (from the bus or from a producer) that does not satisfy the bus contract. */
+export class InvalidEventError extends GatewayError {
+  /** Metric label: why the event was rejected. */
+  readonly reason: RejectReason;
+  constructor(reason: RejectReason, message: string) {
+    super("EVENT_INVALID", message);
+    this.reason = reason;
+  }
+}
+
+export type RejectReason =
+  | "decode" // not MessagePack, or not a map
+  | "bad_subject" // subject is not sms.<tenant>.<app>.<status|inbound>
+  | "missing_field" // a required field is absent or of the wrong type
+  | "type_mismatch" // `type` disagrees with the subject's kind
+  | "tenant_mismatch" // `tenantId` disagrees with the subject's tenant token
+  | "app_mismatch"; // `appId` disagrees with the subject's app token
+
+export class NatsUnavailableError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NATS_UNAVAILABLE", message, options);
+  }
+}
