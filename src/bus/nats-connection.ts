@@ -1,0 +1,83 @@
+/**
+ * The node's NATS connection: reconnects forever, never gives up, and reports its state as a
+ * tagged union that readiness, metrics and logs all read.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+
+export type BusState =
+  | { type: "connected"; server: string }
+  | { type: "disconnected"; server: string }
+  | { type: "reconnected"; server: string }
+  | { type: "closed" };
+
+export interface BusConnection {
+  readonly nc: NatsConnection;
+  readonly connected: () => boolean;
+  onState(listener: (s: BusState) => void): () => void;
+}
+
+export async function connectBus(config: Config, log: Logger, name: string): Promise<BusConnection> {
+  const nc = await connect({
+    servers: [...config.natsServers],
+    name,
+    ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
+    ...(config.natsToken ? { token: config.natsToken } : {}),
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    // The first connect may race the NATS pods on a fresh deploy: keep trying instead of exiting.
+    waitOnFirstConnect: true,
+    // Notice a dead server within ~20 s even if TCP does not tell us.
+    pingInterval: 10_000,
+    maxPingOut: 2,
+  });
+  const listeners = new Set<(s: BusState) => void>();
+  let connected = true;
+  const emit = (s: BusState): void => {
+    for (const l of listeners) l(s);
+  };
+  (async () => {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case "disconnect":
+          connected = false;
+          log.warn({ server: s.server }, "nats disconnected");
+          emit({ type: "disconnected", server: s.server });
+          break;
+        case "reconnect":
+          connected = true;
+          log.info({ server: s.server }, "nats reconnected");
+          emit({ type: "reconnected", server: s.server });
+          break;
+        case "ldm":
+          log.warn({ server: s.server }, "nats server entering lame duck mode");
+          break;
+        case "error":
+          log.warn({ err: s.error }, "nats error");
+          break;
+        case "slowConsumer":
+          log.warn({ subject: s.sub.getSubject(), pending: s.pending }, "nats slow consumer");
+          break;
+        default:
+          break;
+      }
+    }
+  })().catch((err: unknown) => log.error({ err }, "nats status loop ended"));
+  nc.closed().then((err) => {
+    connected = false;
+    if (err) log.error({ err }, "nats connection closed with error");
+    emit({ type: "closed" });
+  });
+  log.info({ server: nc.getServer() }, "nats connected");
+  return {
+    nc,
+    connected: () => connected && !nc.isClosed(),
+    onState(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** sms-ws: the command-line entry point. */
+import { ConfigError } from "../errors.js";
+import { loadConfig } from "../config/config.js";
+import { createLogger } from "../log.js";
+import { parseArgs } from "./args.js";
+import { devCommand } from "./dev-command.js";
+import { keysCommand } from "./keys-command.js";
+import { publishCommand } from "./publish-command.js";
+import { serve } from "./serve-command.js";
+import { usage } from "./usage.js";
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ["json", "direct", "simulate", "help"]);
+  const command = args.positionals[0];
+  if (args.flags.has("help") || command === "help" || command === undefined) {
+    out(usage());
+    if (command === undefined && !args.flags.has("help")) process.exitCode = 2;
+    return;
+  }
+  const level = process.env.LOG_LEVEL || "info";
+  switch (command) {
+    case "serve": {
+      const config = loadConfig();
+      await serve(config, createLogger(config.logLevel));
+      return;
+    }
+    case "dev":
+      await devCommand(process.env, args, createLogger(level), out);
+      return;
+    case "publish":
+      await publishCommand(loadConfig(), args, out);
+      return;
+    case "keys":
+      await keysCommand(loadConfig(), args, out);
+      return;
+    default:
+      throw new Error(`unknown command "${command}" (see sms-ws --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sms-ws: configuration error: ${err.message}\n`);
+  } else {
+    process.stderr.write(`sms-ws: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+});

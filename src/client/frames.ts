@@ -1,0 +1,74 @@
+/**
+ * What a server text frame means, as a tagged union. Plain functions, no socket: the client
+ * switches on the result. Unknown `type`s are reported as such so the client can ignore them
+ * (forward compatibility); events missing a required field are `invalid` and never reach the
+ * application with a type that lies about them.
+ */
+import type { SmsEvent } from "./types.js";
+
+export type ServerFrame =
+  | { type: "auth_ok"; epoch?: string }
+  | { type: "auth_error"; error: string }
+  | { type: "resumed"; replayed: number }
+  | { type: "resume_failed"; reason: string }
+  | { type: "ping" }
+  | { type: "event"; event: SmsEvent }
+  | { type: "unknown"; name: string }
+  | { type: "invalid"; problem: string };
+
+type Json = Record<string, unknown>;
+
+const REQUIRED: Readonly<Record<SmsEvent["type"], readonly string[]>> = {
+  sms_status: ["eventId", "messageId", "appId", "tenantId", "status", "timestamp"],
+  sms_inbound: ["eventId", "messageId", "from", "to", "body", "tenantId", "timestamp"],
+};
+const OPTIONAL_STRINGS: Readonly<Record<SmsEvent["type"], readonly string[]>> = {
+  sms_status: ["rcMessageId", "error"],
+  sms_inbound: ["rcMessageId", "appId"],
+};
+
+export function parseServerFrame(text: string): ServerFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { type: "invalid", problem: "frame is not valid JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { type: "invalid", problem: "frame is not a JSON object" };
+  }
+  const o = value as Json;
+  switch (o.type) {
+    case "ping":
+      return { type: "ping" };
+    case "auth_ok":
+      return typeof o.epoch === "string" && o.epoch.length > 0 ? { type: "auth_ok", epoch: o.epoch } : { type: "auth_ok" };
+    case "auth_error":
+      return { type: "auth_error", error: typeof o.error === "string" ? o.error : "authentication failed" };
+    case "resumed":
+      return { type: "resumed", replayed: typeof o.replayed === "number" ? o.replayed : 0 };
+    case "resume_failed":
+      return { type: "resume_failed", reason: typeof o.reason === "string" ? o.reason : "unknown" };
+    case "sms_status":
+    case "sms_inbound":
+      return parseEvent(o, o.type);
+    default:
+      return { type: "unknown", name: typeof o.type === "string" ? o.type : String(o.type) };
+  }
+}
+
+function parseEvent(o: Json, type: SmsEvent["type"]): ServerFrame {
+  for (const field of REQUIRED[type]) {
+    if (typeof o[field] !== "string") return { type: "invalid", problem: `${type} without string ${field}` };
+  }
+  for (const field of OPTIONAL_STRINGS[type]) {
+    if (o[field] !== undefined && typeof o[field] !== "string") {
+      return { type: "invalid", problem: `${type} with non-string ${field}` };
+    }
+  }
+  if (o.seq !== undefined && !(typeof o.seq === "number" && Number.isSafeInteger(o.seq) && o.seq >= 0)) {
+    return { type: "invalid", problem: `${type} with a seq that is not a non-negative integer` };
+  }
+  // Fields were checked above; unknown extra fields pass through untouched.
+  return { type: "event", event: o as unknown as SmsEvent };
+}

@@ -1,0 +1,124 @@
+/** Client options, their defaults (all in one place) and their validation. */
+import type { WebSocketConstructor } from "./socket.js";
+import type { StreamPosition } from "./types.js";
+
+/** Timer functions, injectable for tests; default to the global ones. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ReconnectOptions {
+  /** Base of the exponential backoff, in ms. Default 1000. */
+  initialDelayMs?: number;
+  /** Cap of the backoff, in ms. Default 30000. */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** WebSocket endpoint, e.g. `wss://sms.example.com/ws`. */
+  url: string;
+  apiKey: string;
+  /** WebSocket implementation; default `globalThis.WebSocket`. Required on Node 20: pass `ws`'s. */
+  WebSocket?: WebSocketConstructor;
+  /** Backoff settings, or `false` to never reconnect (the first drop closes the client). */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * The server's ping interval. With no frame at all for 2 intervals the client drops the
+   * socket and reconnects. Default 30000; 0 disables the watchdog.
+   */
+  pingIntervalMs?: number;
+  /** Resume from the last position on reconnect. Default true. */
+  resume?: boolean;
+  /** Position to resume from on the first connection (e.g. saved from `client.position`). */
+  resumeFrom?: StreamPosition;
+  /** How many recent event ids to remember for de-duplication. Default 10000. */
+  dedupeWindow?: number;
+  /** Returns [0, 1); default Math.random. For tests of the backoff. */
+  random?: () => number;
+  timers?: Timers;
+  /** Clock in ms since the epoch; default Date.now. */
+  now?: () => number;
+}
+
+export interface ResolvedOptions {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly WebSocket: WebSocketConstructor;
+  readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number } | false;
+  readonly pingIntervalMs: number;
+  readonly resume: boolean;
+  readonly resumeFrom: StreamPosition | undefined;
+  readonly dedupeWindow: number;
+  readonly random: () => number;
+  readonly timers: Timers;
+  readonly now: () => number;
+}
+
+export const DEFAULTS = Object.freeze({
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+  pingIntervalMs: 30_000,
+  resume: true,
+  dedupeWindow: 10_000,
+});
+
+const globalTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+};
+
+function invalid(name: string, value: unknown, expected: string): TypeError {
+  return new TypeError(`SmsWsClient option ${name}=${JSON.stringify(value)} is invalid: expected ${expected}`);
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw invalid(name, value, "a finite number >= 0");
+  return value;
+}
+
+/** Applies defaults and validates; throws a TypeError naming the option on a bad value. */
+export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  if (typeof options.url !== "string" || options.url.length === 0) throw invalid("url", options.url, "a ws:// or wss:// URL");
+  if (typeof options.apiKey !== "string" || options.apiKey.length === 0) {
+    // Never echo the key itself.
+    throw new TypeError("SmsWsClient option apiKey is invalid: expected a non-empty string");
+  }
+  const WebSocketImpl =
+    options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (typeof WebSocketImpl !== "function") {
+    throw new TypeError(
+      "SmsWsClient: no WebSocket implementation. On Node 20 pass one: createClient({ WebSocket: (await import('ws')).WebSocket, ... })",
+    );
+  }
+  let reconnect: ResolvedOptions["reconnect"] = false;
+  if (options.reconnect !== false) {
+    const initialDelayMs = nonNegative("reconnect.initialDelayMs", options.reconnect?.initialDelayMs, DEFAULTS.initialDelayMs);
+    const maxDelayMs = nonNegative("reconnect.maxDelayMs", options.reconnect?.maxDelayMs, DEFAULTS.maxDelayMs);
+    if (maxDelayMs < initialDelayMs) throw invalid("reconnect.maxDelayMs", maxDelayMs, `>= initialDelayMs (${initialDelayMs})`);
+    reconnect = Object.freeze({ initialDelayMs, maxDelayMs });
+  }
+  const dedupeWindow = options.dedupeWindow ?? DEFAULTS.dedupeWindow;
+  if (!Number.isInteger(dedupeWindow) || dedupeWindow < 1) throw invalid("dedupeWindow", dedupeWindow, "an integer >= 1");
+  const from = options.resumeFrom;
+  if (
+    from !== undefined &&
+    (typeof from.epoch !== "string" || from.epoch.length === 0 || !Number.isSafeInteger(from.seq) || from.seq < 0)
+  ) {
+    throw invalid("resumeFrom", from, "{ epoch: non-empty string, seq: integer >= 0 }");
+  }
+  return Object.freeze({
+    url: options.url,
+    apiKey: options.apiKey,
+    WebSocket: WebSocketImpl,
+    reconnect,
+    pingIntervalMs: nonNegative("pingIntervalMs", options.pingIntervalMs, DEFAULTS.pingIntervalMs),
+    resume: options.resume ?? DEFAULTS.resume,
+    resumeFrom: from === undefined ? undefined : Object.freeze({ epoch: from.epoch, seq: from.seq }),
+    dedupeWindow,
+    random: options.random ?? Math.random,
+    timers: options.timers ?? globalTimers,
+    now: options.now ?? Date.now,
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * Prometheus metrics (SPEC section 4), one registry per node. Cardinality is bounded: no label per
+ * tenant, app, key or socket, except tenants named in METRICS_TENANTS (everyone else is "other").
+ * Per event the node pays a few counter increments and one histogram observation.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type Role = "app" | "admin" | "none";
+export type ConnectionState = "authenticating" | "authenticated";
+export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked";
+
+export function createMetrics(options: { tenants?: readonly string[]; defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const brokenOut = new Set(options.tenants ?? []);
+  const registers = [registry];
+
+  const connections = new Gauge({
+    name: "smsws_connections",
+    help: "Open WebSocket connections by role and state",
+    labelNames: ["role", "state"] as const,
+    registers,
+  });
+  for (const role of ["none", "app", "admin"] as const) {
+    connections.set({ role, state: role === "none" ? "authenticating" : "authenticated" }, 0);
+  }
+  const eventsDelivered = new Counter({
+    name: "smsws_events_delivered_total",
+    help: "Socket deliveries (one event reaching one socket)",
+    labelNames: ["tenant"] as const,
+    registers,
+  });
+  const deliveredOther = eventsDelivered.labels({ tenant: "other" });
+  const deliveredByTenant = new Map([...brokenOut].map((t) => [t, eventsDelivered.labels({ tenant: t })]));
+
+  const metrics = {
+    registry,
+    connections,
+    connectionsOpened: new Counter({ name: "smsws_connections_opened_total", help: "WebSocket connections opened", registers }),
+    connectionsClosed: new Counter({
+      name: "smsws_connections_closed_total",
+      help: "WebSocket connections closed, by close code",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    auth: new Counter({
+      name: "smsws_auth_total",
+      help: "Authentication results by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    eventsReceived: new Counter({
+      name: "smsws_events_received_total",
+      help: "Valid events received from NATS, by kind",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    eventsRejected: new Counter({
+      name: "smsws_events_rejected_total",
+      help: "Bus payloads dropped, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    fanoutLatency: new Histogram({
+      name: "smsws_fanout_latency_seconds",
+      help: "Event timestamp to hand-off to uWS for publishing",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    slowConsumerCloses: new Counter({
+      name: "smsws_slow_consumer_closes_total",
+      help: "Sockets closed because their send buffer passed MAX_BACKPRESSURE_BYTES",
+      registers,
+    }),
+    natsConnected: new Gauge({ name: "smsws_nats_connected", help: "1 while connected to NATS", registers }),
+    natsReconnects: new Counter({ name: "smsws_nats_reconnects_total", help: "NATS reconnections", registers }),
+    activeScopes: new Gauge({ name: "smsws_active_scopes", help: "Distinct scopes with at least one socket", registers }),
+    natsSubscriptions: new Gauge({ name: "smsws_nats_subscriptions", help: "Event subscriptions held on NATS", registers }),
+    keys: new Gauge({ name: "smsws_keys", help: "API keys in the key store", registers }),
+    keysLastUpdate: new Gauge({
+      name: "smsws_keys_last_update_timestamp_seconds",
+      help: "Time of the last key-store change",
+      registers,
+    }),
+    draining: new Gauge({ name: "smsws_draining", help: "1 while the node is draining", registers }),
+    ready: new Gauge({ name: "smsws_ready", help: "1 while /readyz answers 200", registers }),
+    resumes: new Counter({
+      name: "smsws_resumes_total",
+      help: "Resume requests by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    eventsReplayed: new Counter({ name: "smsws_events_replayed_total", help: "Events sent by resume replays", registers }),
+    gapRepairs: new Counter({
+      name: "smsws_gap_repairs_total",
+      help: "Events fetched from the stream to fill a gap in a live subject",
+      registers,
+    }),
+    gapsUnrecoverable: new Counter({
+      name: "smsws_gaps_unrecoverable_total",
+      help: "Gaps that could not be repaired (events past retention or stream unavailable)",
+      registers,
+    }),
+    /** Count deliveries of one event; the tenant label is "other" unless allow-listed. */
+    delivered(tenantId: string, sockets: number): void {
+      if (sockets === 0) return;
+      (deliveredByTenant.get(tenantId) ?? deliveredOther).inc(sockets);
+    },
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,148 @@
+/**
+ * A gateway node: wires config, NATS, the stream, the key store, the fan-out and the uWS server,
+ * and owns the shutdown order.
+ *
+ * Shutdown (SIGTERM/SIGINT), step by step:
+ *   1. draining: /readyz answers 503 and new upgrades are refused with 503 (the load balancer
+ *      stops sending us clients; /healthz still answers so liveness does not kill us).
+ *   2. after DRAIN_DELAY_MS: the listener closes.
+ *   3. open sockets are closed with 1001, spread evenly over DRAIN_WINDOW_MS (no reconnect
+ *      stampede onto the other nodes).
+ *   4. the key-store watcher stops and the NATS connection drains.
+ *   5. the metrics server closes and the process exits 0. If any step hangs, the process exits
+ *      1 at SHUTDOWN_TIMEOUT_MS, still inside Kubernetes' grace period.
+ */
+import { Kvm } from "@nats-io/kv";
+import type { StreamInfo } from "@nats-io/jetstream";
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { FeedRegistry } from "./bus/feed-registry.js";
+import { connectBus, type BusConnection } from "./bus/nats-connection.js";
+import { ensureStream, epochOf } from "./bus/stream.js";
+import type { Config } from "./config/config.js";
+import { KeyStore } from "./keys/key-store.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { portOf, startMetricsServer } from "./metrics/metrics-server.js";
+import { Fanout } from "./server/fanout.js";
+import { Gateway } from "./server/gateway.js";
+import { readiness } from "./server/readiness.js";
+
+export interface GatewayNode {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly gateway: Gateway;
+  readonly metrics: Metrics;
+  readonly bus: BusConnection;
+  /** Run the shutdown sequence; resolves when everything is closed. */
+  shutdown(reason: string): Promise<void>;
+  /** Called at the start of the shutdown, before anything closes. */
+  onDrainStart?: () => void;
+}
+
+export async function startNode(config: Config, log: Logger): Promise<GatewayNode> {
+  const metrics = createMetrics({ tenants: config.metricsTenants });
+  const bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
+  metrics.natsConnected.set(1);
+
+  let stream: StreamInfo | undefined;
+  let streamReady = !config.streamEnabled;
+  const refreshStream = async (): Promise<void> => {
+    if (!config.streamEnabled) return;
+    try {
+      stream = await ensureStream(bus.nc, config);
+      streamReady = true;
+    } catch (err) {
+      streamReady = false;
+      log.error({ err }, "cannot create or check stream SMS_EVENTS");
+    }
+  };
+  await refreshStream();
+
+  const kv = await new Kvm(bus.nc).create(config.keyBucket, { history: 1, replicas: config.streamReplicas });
+  const keyStore = new KeyStore(kv, log);
+
+  let gateway: Gateway | undefined;
+  const ready = () =>
+    readiness({
+      natsConnected: bus.connected,
+      keysLoaded: () => keyStore.loaded,
+      streamReady: () => streamReady,
+      draining: () => gateway?.draining ?? false,
+    });
+
+  // Placeholder transport until the uWS app exists (the fan-out needs the app to publish to).
+  let fanout: Fanout | undefined;
+  const feeds = new FeedRegistry({
+    subscribe: (feed) => (fanout as Fanout).subscribe(feed),
+    flush: () => bus.nc.flush(),
+  });
+  gateway = new Gateway({
+    config,
+    log,
+    metrics,
+    keys: keyStore,
+    feeds,
+    readiness: ready,
+    epoch: () => (stream === undefined ? undefined : epochOf(stream)),
+  });
+  fanout = new Fanout(gateway.app, bus.nc, metrics, log);
+
+  keyStore.on((e) => {
+    if (e.type === "revoked") gateway?.revoke(e.hash);
+    if (e.type !== "watch_lost") {
+      metrics.keys.set(keyStore.size);
+      metrics.keysLastUpdate.set(keyStore.lastUpdate / 1000);
+    } else {
+      log.warn({ error: e.error }, "key-store watch lost; re-watching");
+    }
+  });
+  bus.onState((s) => {
+    metrics.natsConnected.set(bus.connected() ? 1 : 0);
+    if (s.type === "reconnected") {
+      metrics.natsReconnects.inc();
+      void refreshStream();
+    }
+  });
+  const readyGauge = setInterval(() => metrics.ready.set(ready().ready ? 1 : 0), 1000);
+  readyGauge.unref();
+
+  await keyStore.start();
+  let metricsServer: Server;
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort);
+  } catch (err) {
+    throw new Error(`cannot listen for metrics on ${config.metricsHost}:${config.metricsPort}: ${String(err)}`);
+  }
+  const port = await gateway.listen();
+  metrics.ready.set(ready().ready ? 1 : 0);
+  log.info({ port, metricsPort: portOf(metricsServer), epoch: stream && epochOf(stream) }, "gateway listening");
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      const g = gateway as Gateway;
+      log.info({ reason, sockets: g.socketCount }, "draining");
+      handle.onDrainStart?.();
+      g.beginDrain();
+      metrics.draining.set(1);
+      metrics.ready.set(0);
+      await delay(config.drainDelayMs);
+      g.stopListening();
+      await g.closeAllSpread(config.drainWindowMs);
+      g.stopTimers();
+      keyStore.stop();
+      clearInterval(readyGauge);
+      await bus.nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      log.info("drained");
+    })();
+    return shuttingDown;
+  };
+
+  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus, shutdown };
+  return handle;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,39 @@
+/**
+ * Scopes: the security boundary. A scope is what one API key may see; a feed is one NATS
+ * subscription paired with the one uWS topic its events are published to. A socket subscribes to
+ * the topics of its scope's feeds and to nothing else.
+ */
+import { TENANT_WIDE_APP } from "../events/event.js";
+import { LIVE_PREFIX } from "./subjects.js";
+
+export type Scope = { role: "admin" } | { role: "app"; tenantId: string; appId: string };
+
+export interface Feed {
+  /** NATS subject (with wildcard) the node subscribes to while the feed has sockets. */
+  readonly subject: string;
+  /** uWS topic the feed's events are published to. */
+  readonly topic: string;
+}
+
+export const ADMIN_FEED: Feed = Object.freeze({ subject: `${LIVE_PREFIX}.>`, topic: "admin" });
+
+function appFeed(tenantId: string, appToken: string): Feed {
+  return { subject: `${LIVE_PREFIX}.${tenantId}.${appToken}.*`, topic: `${tenantId}.${appToken}` };
+}
+
+/** The feeds a socket of this scope receives: its app's events and its tenant's tenant-wide ones. */
+export function feedsOf(scope: Scope): readonly Feed[] {
+  if (scope.role === "admin") return [ADMIN_FEED];
+  return [appFeed(scope.tenantId, scope.appId), appFeed(scope.tenantId, TENANT_WIDE_APP)];
+}
+
+/** A stable key naming the scope (metrics, logs, replay filters). */
+export function scopeKey(scope: Scope): string {
+  return scope.role === "admin" ? "admin" : `${scope.tenantId}.${scope.appId}`;
+}
+
+/** Whether an event on live subject (tenant, app token) is inside the scope. */
+export function scopeAllows(scope: Scope, tenantId: string, appToken: string): boolean {
+  if (scope.role === "admin") return true;
+  return scope.tenantId === tenantId && (scope.appId === appToken || appToken === TENANT_WIDE_APP);
+}

@@ -1,0 +1,376 @@
+/**
+ * The uWS side of a node: HTTP routes, the /ws socket lifecycle (auth, scope topics, pings,
+ * revocation, slow consumers) and the drain. Decisions live in protocol/ and scope/; this file
+ * only wires them to sockets.
+ */
+import type { Logger } from "pino";
+import uWS from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
+import type { FeedRegistry } from "../bus/feed-registry.js";
+import type { Config } from "../config/config.js";
+import type { KeyRecord } from "../keys/key-record.js";
+import { hashPrefix } from "../keys/key-record.js";
+import type { Metrics, Role } from "../metrics/metrics.js";
+import { authenticate, type KeyLookup } from "../protocol/authenticate.js";
+import type { ResumeRequest } from "../protocol/client-messages.js";
+import { CloseCode } from "../protocol/close-codes.js";
+import { AuthErrors, authErrorFrame, authOkFrame, PING_FRAME } from "../protocol/server-messages.js";
+import { feedsOf, scopeKey, type Feed, type Scope } from "../scope/scope.js";
+import type { Readiness } from "./readiness.js";
+
+/** Frames above this close the socket with 1009 (SPEC section 1). */
+export const MAX_CLIENT_FRAME_BYTES = 4096;
+/** Topic every authenticated socket joins: one publish sends the heartbeat to all. */
+const PING_TOPIC = "$ping";
+
+export interface SocketData {
+  readonly id: number;
+  readonly ip: string;
+  state: "authenticating" | "subscribing" | "authenticated" | "closed";
+  authTimer: NodeJS.Timeout | undefined;
+  scope: Scope | undefined;
+  feeds: readonly Feed[] | undefined;
+  keyHash: string | undefined;
+  record: KeyRecord | undefined;
+  /** Set when the node closed the socket, so the close handler counts it under the right code. */
+  closedBy: number | undefined;
+}
+
+export type Socket = WebSocket<SocketData>;
+
+export interface GatewayDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  keys: KeyLookup;
+  feeds: FeedRegistry;
+  readiness: () => Readiness;
+  epoch: () => string | undefined;
+  /** Resume support (stream replay); absent on the direct path. */
+  resume?: (ws: Socket, request: ResumeRequest) => void;
+}
+
+export class Gateway {
+  readonly app: TemplatedApp;
+  readonly #sockets = new Set<Socket>();
+  readonly #byKey = new Map<string, Set<Socket>>();
+  readonly #scopes = new Map<string, number>();
+  #nextId = 1;
+  #listenSocket: uWS.us_listen_socket | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #draining = false;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.app = uWS.App();
+    this.#routes();
+  }
+
+  get port(): number {
+    return this.#listenSocket === undefined ? -1 : uWS.us_socket_local_port(this.#listenSocket as never);
+  }
+
+  get socketCount(): number {
+    return this.#sockets.size;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  listen(): Promise<number> {
+    const { host, port } = this.deps.config;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${host}:${port}`));
+          return;
+        }
+        this.#listenSocket = socket;
+        this.#startTimers();
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stop accepting connections; open sockets stay. */
+  stopListening(): void {
+    if (this.#listenSocket !== undefined) {
+      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+  }
+
+  beginDrain(): void {
+    this.#draining = true;
+  }
+
+  /**
+   * Close every socket with 1001, spread evenly over windowMs so clients do not reconnect to the
+   * other nodes all at once. Resolves when all are closed.
+   */
+  closeAllSpread(windowMs: number): Promise<void> {
+    const sockets = [...this.#sockets];
+    if (sockets.length === 0) return Promise.resolve();
+    const tickMs = 10;
+    const ticks = Math.max(1, Math.floor(windowMs / tickMs));
+    const perTick = Math.ceil(sockets.length / ticks);
+    return new Promise((resolve) => {
+      let next = 0;
+      const step = (): void => {
+        const end = Math.min(sockets.length, next + perTick);
+        for (; next < end; next++) {
+          const ws = sockets[next] as Socket;
+          this.close(ws, CloseCode.GoingAway, "server shutting down");
+        }
+        if (next >= sockets.length) resolve();
+        else setTimeout(step, tickMs);
+      };
+      step();
+    });
+  }
+
+  stopTimers(): void {
+    clearInterval(this.#pingTimer);
+    clearInterval(this.#sweepTimer);
+  }
+
+  /** Close with a code (the client gets a close frame). Safe on an already-closed socket. */
+  close(ws: Socket, code: number, reason: string): void {
+    const data = ws.getUserData();
+    if (data.state === "closed") return;
+    data.closedBy = code;
+    ws.end(code, reason);
+  }
+
+  /** Send a text frame to one socket from outside a uWS handler (corked: one syscall). */
+  send(ws: Socket, frame: string): number {
+    if (ws.getUserData().state === "closed") return 2;
+    let status = 2;
+    ws.cork(() => {
+      status = ws.send(frame, false, false);
+    });
+    return status;
+  }
+
+  /** Close every socket authenticated with this key hash: the key was revoked or changed. */
+  revoke(hash: string): void {
+    const sockets = this.#byKey.get(hash);
+    if (sockets === undefined) return;
+    for (const ws of [...sockets]) {
+      this.deps.metrics.auth.inc({ outcome: "revoked" });
+      ws.cork(() => {
+        ws.send(authErrorFrame(AuthErrors.revoked), false, false);
+        this.close(ws, CloseCode.Unauthorized, AuthErrors.revoked);
+      });
+    }
+  }
+
+  /** Subscribe an authenticated socket to its live topics (after any replay has been sent). */
+  goLive(ws: Socket): void {
+    const data = ws.getUserData();
+    if (data.state === "closed" || data.feeds === undefined) return;
+    for (const feed of data.feeds) ws.subscribe(feed.topic);
+    ws.subscribe(PING_TOPIC);
+  }
+
+  #startTimers(): void {
+    const { pingIntervalMs } = this.deps.config;
+    this.#pingTimer = setInterval(() => this.app.publish(PING_TOPIC, PING_FRAME, false, false), pingIntervalMs);
+    this.#pingTimer.unref();
+    this.#sweepTimer = setInterval(() => this.#sweepSlowConsumers(), 250);
+    this.#sweepTimer.unref();
+  }
+
+  /**
+   * uWS skips sockets over maxBackpressure silently. We give uWS twice the limit and close, with
+   * a documented code, every socket whose buffer passed the configured limit, so a slow reader
+   * is told (and can resume) instead of silently missing events.
+   */
+  #sweepSlowConsumers(): void {
+    const limit = this.deps.config.maxBackpressureBytes;
+    for (const ws of this.#sockets) {
+      if (ws.getUserData().state !== "closed" && ws.getBufferedAmount() > limit) {
+        this.deps.metrics.slowConsumerCloses.inc();
+        this.deps.log.debug({ socket: ws.getUserData().id }, "slow consumer closed");
+        this.close(ws, CloseCode.SlowConsumer, "slow consumer");
+      }
+    }
+  }
+
+  #routes(): void {
+    const { config, metrics, log } = this.deps;
+    this.app.get("/healthz", (res) => {
+      res.cork(() => res.writeHeader("content-type", "application/json").end('{"status":"ok"}'));
+    });
+    this.app.get("/readyz", (res) => {
+      const r = this.deps.readiness();
+      res.cork(() => {
+        res.writeStatus(r.ready ? "200 OK" : "503 Service Unavailable");
+        res.writeHeader("content-type", "application/json");
+        res.end(JSON.stringify(r.ready ? { status: "ready" } : { status: "not_ready", reasons: r.reasons }));
+      });
+    });
+    this.app.ws<SocketData>("/ws", {
+      maxPayloadLength: MAX_CLIENT_FRAME_BYTES,
+      idleTimeout: config.idleTimeoutS,
+      sendPingsAutomatically: true,
+      maxBackpressure: config.maxBackpressureBytes * 2,
+      maxLifetime: config.maxLifetimeMin,
+      compression: uWS.DISABLED,
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      open: (ws) => {
+        this.#sockets.add(ws);
+        metrics.connectionsOpened.inc();
+        metrics.connections.inc({ role: "none", state: "authenticating" });
+        const data = ws.getUserData();
+        data.authTimer = setTimeout(() => this.#authTimeout(ws), config.authTimeoutMs);
+        log.debug({ socket: data.id, ip: data.ip }, "socket opened");
+      },
+      message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
+      close: (ws, code) => this.#closed(ws, code),
+    });
+    this.app.any("/*", (res) => {
+      res.cork(() => res.writeStatus("404 Not Found").writeHeader("content-type", "application/json").end('{"error":"not found"}'));
+    });
+  }
+
+  #upgrade(res: HttpResponse, req: HttpRequest, context: uWS.us_socket_context_t): void {
+    // uWS: everything read from req must be read here, before any return or await.
+    const origin = req.getHeader("origin");
+    const key = req.getHeader("sec-websocket-key");
+    const protocol = req.getHeader("sec-websocket-protocol");
+    const extensions = req.getHeader("sec-websocket-extensions");
+    const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+    if (this.#draining) {
+      res.cork(() => res.writeStatus("503 Service Unavailable").end("draining"));
+      return;
+    }
+    if (!this.#originAllowed(origin)) {
+      this.deps.log.debug({ ip, origin }, "upgrade refused: origin");
+      res.cork(() => res.writeStatus("403 Forbidden").end("origin not allowed"));
+      return;
+    }
+    const data: SocketData = {
+      id: this.#nextId++,
+      ip,
+      state: "authenticating",
+      authTimer: undefined,
+      scope: undefined,
+      feeds: undefined,
+      keyHash: undefined,
+      record: undefined,
+      closedBy: undefined,
+    };
+    res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+  }
+
+  #originAllowed(origin: string): boolean {
+    const allowed = this.deps.config.allowedOrigins;
+    if (allowed.length === 0 || allowed.includes("*")) return true;
+    return origin !== "" && allowed.includes(origin);
+  }
+
+  #message(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const data = ws.getUserData();
+    // After authentication: unknown types and second auth messages are ignored (forward compat).
+    if (data.state !== "authenticating") return;
+    clearTimeout(data.authTimer);
+    const { metrics, log } = this.deps;
+    const decision = authenticate(message, isBinary, this.deps.keys);
+    if (decision.type === "reject") {
+      metrics.auth.inc({ outcome: decision.outcome });
+      log.debug({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
+      ws.send(authErrorFrame(decision.error), false, false);
+      this.close(ws, decision.closeCode, decision.error);
+      return;
+    }
+    data.state = "subscribing";
+    data.scope = decision.scope;
+    data.keyHash = decision.hash;
+    data.record = decision.record;
+    data.feeds = feedsOf(decision.scope);
+    this.#trackKey(ws, decision.hash);
+    this.#countScope(decision.scope, +1);
+    metrics.connections.dec({ role: "none", state: "authenticating" });
+    metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
+    metrics.auth.inc({ outcome: "ok" });
+    log.debug({ socket: data.id, keyHash: hashPrefix(decision.hash), scope: scopeKey(decision.scope) }, "auth ok");
+    const resume = decision.resume;
+    this.deps.feeds.acquire(data.feeds).then(
+      () => this.#authenticated(ws, resume),
+      (err: unknown) => {
+        log.warn({ err, socket: data.id }, "subscribing failed; closing socket");
+        this.close(ws, CloseCode.GoingAway, "try again");
+      },
+    );
+  }
+
+  /** Runs once the socket's NATS subscriptions are active: from now on nothing is missed. */
+  #authenticated(ws: Socket, resume: ResumeRequest | undefined): void {
+    const data = ws.getUserData();
+    if (data.state === "closed") return;
+    data.state = "authenticated";
+    this.metricsGauges();
+    this.send(ws, authOkFrame(this.deps.epoch()));
+    if (resume !== undefined && this.deps.resume !== undefined) this.deps.resume(ws, resume);
+    else this.goLive(ws);
+  }
+
+  #authTimeout(ws: Socket): void {
+    const data = ws.getUserData();
+    if (data.state !== "authenticating") return;
+    this.deps.metrics.auth.inc({ outcome: "timeout" });
+    ws.cork(() => {
+      ws.send(authErrorFrame(AuthErrors.timeout), false, false);
+      this.close(ws, CloseCode.AuthTimeout, AuthErrors.timeout);
+    });
+  }
+
+  #closed(ws: Socket, code: number): void {
+    const data = ws.getUserData();
+    const { metrics, log } = this.deps;
+    const wasAuthenticated = data.state === "authenticated" || data.state === "subscribing";
+    data.state = "closed";
+    clearTimeout(data.authTimer);
+    this.#sockets.delete(ws);
+    metrics.connectionsClosed.inc({ code: String(data.closedBy ?? code) });
+    if (wasAuthenticated && data.scope !== undefined && data.feeds !== undefined) {
+      metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
+      this.deps.feeds.release(data.feeds);
+      this.#countScope(data.scope, -1);
+      if (data.keyHash !== undefined) this.#untrackKey(ws, data.keyHash);
+      this.metricsGauges();
+    } else {
+      metrics.connections.dec({ role: "none", state: "authenticating" });
+    }
+    log.debug({ socket: data.id, code: data.closedBy ?? code }, "socket closed");
+  }
+
+  metricsGauges(): void {
+    this.deps.metrics.activeScopes.set(this.#scopes.size);
+    this.deps.metrics.natsSubscriptions.set(this.deps.feeds.size);
+  }
+
+  #trackKey(ws: Socket, hash: string): void {
+    let set = this.#byKey.get(hash);
+    if (set === undefined) this.#byKey.set(hash, (set = new Set()));
+    set.add(ws);
+  }
+
+  #untrackKey(ws: Socket, hash: string): void {
+    const set = this.#byKey.get(hash);
+    if (set === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) this.#byKey.delete(hash);
+  }
+
+  #countScope(scope: Scope, delta: number): void {
+    const key = scopeKey(scope);
+    const n = (this.#scopes.get(key) ?? 0) + delta;
+    if (n <= 0) this.#scopes.delete(key);
+    else this.#scopes.set(key, n);
+  }
+}
+
+export type { Role };
