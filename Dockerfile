@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+#
+# sms-ws-gateway image: build with `docker build -t sms-ws-gateway:TAG .`
+#
+# Node 20 on Debian bookworm (glibc) is deliberate: uWebSockets.js ships prebuilt binaries per
+# platform and Node ABI (binaries/uws_linux_{x64,arm64}_115.node for Node 20). Alpine (musl) or
+# another Node major has no matching binary, and the package would fall back to its slow JS
+# implementation. Bump the base image and the uWebSockets.js version together.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies, compile TypeScript to dist/ -------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies only (no TypeScript, vitest, ws...) -----------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+
+# ---- runtime ----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1: forwards SIGTERM to node (which starts the graceful drain) and reaps zombies.
+# Node as PID 1 would still get SIGTERM through our handler, but nothing would reap children.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production
+# App files stay owned by root and read-only for the runtime user; the container writes nothing
+# (Kubernetes runs it with readOnlyRootFilesystem).
+COPY --from=deps /app/node_modules ./node_modules
+# package.json is needed at runtime: its "type": "module" makes dist/*.js ESM.
+COPY package.json ./
+COPY --from=build /app/dist ./dist
+# Numeric uid:gid of the image's `node` user, so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+# 8080: PORT (/ws, /healthz, /readyz). 9100: METRICS_PORT (/metrics).
+EXPOSE 8080 9100
+# No HEALTHCHECK: Kubernetes ignores Docker's HEALTHCHECK and uses the readiness (/readyz) and
+# liveness (/healthz) probes in k8s/base/deployment.yaml instead; the slim image has no curl, and
+# spawning a second node process every interval only to poll /healthz costs ~40 MB each time.
+# Under plain Docker/Compose add e.g.:
+#   healthcheck: {test: ["CMD", "node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]}
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/cli/main.js", "serve"]
