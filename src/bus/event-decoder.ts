@@ -31,7 +31,7 @@ export function decodeBusEvent(subject: string, data: Uint8Array, seq: number | 
   } catch (err) {
     throw new InvalidEventError("decode", `payload is not MessagePack: ${(err as Error).message}`);
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+  if (typeof raw !== "object" || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) {
     throw new InvalidEventError("decode", "payload is not a MessagePack map");
   }
   const event = normalizeEvent(raw);

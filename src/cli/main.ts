@@ -13,7 +13,9 @@ import { usage } from "./usage.js";
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ["json", "direct", "simulate", "help"]);
+  // `--json` is a switch for `keys` but takes the event for `publish`.
+  const switches = argv[0] === "publish" ? ["direct", "help"] : ["json", "direct", "simulate", "help"];
+  const args = parseArgs(argv, switches);
   const command = args.positionals[0];
   if (args.flags.has("help") || command === "help" || command === undefined) {
     out(usage());

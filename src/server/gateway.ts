@@ -20,6 +20,12 @@ import type { Readiness } from "./readiness.js";
 
 /** Frames above this close the socket with 1009 (SPEC section 1). */
 export const MAX_CLIENT_FRAME_BYTES = 4096;
+/**
+ * uWS drops the TCP connection without a close frame on frames above maxPayloadLength. We let
+ * uWS accept up to this size so frames up to it get a proper 1009 close from us; anything larger
+ * is cut off by uWS (the client sees 1006).
+ */
+const UWS_MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Topic every authenticated socket joins: one publish sends the heartbeat to all. */
 const PING_TOPIC = "$ping";
 
@@ -212,7 +218,7 @@ export class Gateway {
       });
     });
     this.app.ws<SocketData>("/ws", {
-      maxPayloadLength: MAX_CLIENT_FRAME_BYTES,
+      maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
       idleTimeout: config.idleTimeoutS,
       sendPingsAutomatically: true,
       maxBackpressure: config.maxBackpressureBytes * 2,
@@ -273,6 +279,10 @@ export class Gateway {
 
   #message(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
     const data = ws.getUserData();
+    if (message.byteLength > MAX_CLIENT_FRAME_BYTES) {
+      this.close(ws, CloseCode.MessageTooBig, "message too big");
+      return;
+    }
     // After authentication: unknown types and second auth messages are ignored (forward compat).
     if (data.state !== "authenticating") return;
     clearTimeout(data.authTimer);

@@ -1,0 +1,35 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: fast unit tests of the decision logic, and integration tests against real
+// nats-server processes, real uWS sockets and a different WebSocket client (ws).
+export default defineConfig({
+  test: {
+    // Integration files each start their own nats-server(s); two cores: modest parallelism.
+    maxWorkers: 2,
+    minWorkers: 1,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          pool: "forks",
+        },
+      },
+    ],
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      exclude: ["src/cli/**", "src/dev/**"],
+    },
+  },
+});
