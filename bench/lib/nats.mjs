@@ -1,0 +1,23 @@
+// A private nats-server per peer, on free loopback ports, killed with the bench.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, start, tcpOpen, waitFor } from './proc.mjs';
+
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+
+/** opts: { jetstream?: boolean, websocket?: boolean } -> { child, url, port, wsPort } */
+export async function startNats(opts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-nats-'));
+  const port = await freePort();
+  const wsPort = opts.websocket ? await freePort() : undefined;
+  const conf = [`listen: "127.0.0.1:${port}"`, 'max_payload: 1048576'];
+  if (opts.jetstream) conf.push(`jetstream { store_dir: "${dir}" }`);
+  if (opts.websocket) conf.push(`websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }`);
+  const file = join(dir, 'nats.conf');
+  writeFileSync(file, `${conf.join('\n')}\n`);
+  const child = start(NATS_BIN, ['-c', file]);
+  await waitFor(() => tcpOpen(port), 10000, 'nats-server', child);
+  if (wsPort) await waitFor(() => tcpOpen(wsPort), 10000, 'nats-server websocket', child);
+  return { child, port, wsPort, url: `nats://127.0.0.1:${port}`, dir };
+}

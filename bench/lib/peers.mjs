@@ -1,0 +1,334 @@
+// The servers under test. Each peer: setup(ctx) starts its processes and returns a handle with
+//   serverPids  processes whose CPU (user+sys, with descendants) is counted as "server CPU"
+//   cpuCounted  those processes, in words, for the report
+//   clients(kind, scopes)  loadgen options for sockets of `kind` ("app" | "admin")
+//   publish(plan)          sends one paced plan of events, resolves {sent, secs}
+//   publisherPids          processes that publish (measured apart, never counted as server)
+//   teardown()
+// A peer that cannot run throws from setup(); run.mjs records the reason and goes on.
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startNats } from './nats.mjs';
+import { freePort, httpRequest, httpStatus, sleep, start, stop, tcpOpen, waitFor } from './proc.mjs';
+
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repoDir = join(benchDir, '..');
+const peersSrc = join(benchDir, 'peers');
+const peersDir = join(benchDir, '.peers');
+
+export const AUTH_TEMPLATE = '{"type":"auth","apiKey":"%KEY%"}';
+
+/** Copies bench/peers/<name> into bench/.peers/<name> and runs npm install there when it has dependencies. */
+export function installPeer(name, { allowNpm = true, projectFallback = false } = {}) {
+  const src = join(peersSrc, name);
+  const dst = join(peersDir, name);
+  mkdirSync(dst, { recursive: true });
+  cpSync(src, dst, { recursive: true });
+  cpSync(join(benchDir, 'lib', 'pace.mjs'), join(dst, 'pace.mjs'));
+  const pkg = JSON.parse(readFileSync(join(dst, 'package.json'), 'utf8'));
+  const stamp = join(dst, 'node_modules', '.bench-installed');
+  const want = JSON.stringify(pkg);
+  if (pkg.dependencies && Object.keys(pkg.dependencies).length) {
+    if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return dst;
+    // quick mode: a peer whose packages the project also has (ws, nats, msgpackr) resolves them
+    // from the repo's node_modules (Node walks up from bench/.peers/<name>) instead of installing
+    if (!allowNpm && projectFallback) return dst;
+    if (!allowNpm) throw new Error(`not installed in bench/.peers/${name} (the full run installs it: node bench/run.mjs)`);
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
+      cwd: dst,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 300000,
+    });
+    writeFileSync(stamp, want);
+  }
+  return dst;
+}
+
+function sha256(s) {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** One API key per scope plus one admin key; the same plaintexts drive every peer that takes keys. */
+export function makeKeys(scopes) {
+  const app = scopes.map(([tenantId, appId]) => ({ apiKey: randomBytes(32).toString('hex'), tenantId, appId }));
+  const admin = { apiKey: randomBytes(32).toString('hex') };
+  return { app, admin };
+}
+
+function keyMapFile(dir, keys) {
+  const map = {};
+  for (const k of keys.app) map[sha256(k.apiKey)] = { role: 'app', tenantId: k.tenantId, appId: k.appId };
+  map[sha256(keys.admin.apiKey)] = { role: 'admin' };
+  const file = join(dir, 'keys.json');
+  writeFileSync(file, JSON.stringify(map));
+  return file;
+}
+
+function linesFile(dir, name, lines) {
+  const file = join(dir, name);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Scope index k -> the line (key, subject or channel) a socket of that scope sends. */
+function scopeIndex(keys) {
+  const m = new Map();
+  keys.app.forEach((k, i) => m.set(`${k.tenantId}/${k.appId}`, i));
+  return m;
+}
+
+function apiKeyClients(ctx, keys) {
+  const idx = scopeIndex(keys);
+  return (kind, scopes) => ({
+    auth: AUTH_TEMPLATE,
+    keysFile: linesFile(
+      ctx.dir,
+      `keys-${kind}-${scopes.length}.txt`,
+      kind === 'admin' ? [keys.admin.apiKey] : scopes.map(([t, a]) => keys.app[idx.get(`${t}/${a}`)].apiKey),
+    ),
+    ready: 'auth_ok',
+    fail: 'auth_error',
+  });
+}
+
+/** A long-lived publisher child process (lib/publisher.mjs), one plan at a time. */
+async function startPublisher(cfg) {
+  const child = start(process.execPath, [join(benchDir, 'lib', 'publisher.mjs'), JSON.stringify(cfg)], {
+    stdin: 'pipe',
+    keepStdout: true,
+    cwd: repoDir,
+  });
+  const rl = createInterface({ input: child.stdout });
+  const pending = [];
+  rl.on('line', (l) => pending.shift()?.(l));
+  return {
+    child,
+    publish(plan) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`publisher: no answer: ${child.tail.slice(-800)}`)), 120000);
+        pending.push((l) => {
+          clearTimeout(t);
+          const r = JSON.parse(l);
+          if (r.error) reject(new Error(`publisher: ${r.error}`));
+          else resolve(r);
+        });
+        child.stdin.write(`${JSON.stringify(plan)}\n`);
+      });
+    },
+    stop: () => stop(child, 500),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const PEERS = {
+  gateway: {
+    describe: 'this project: uWebSockets.js node fed by NATS (direct path: core NATS publish to sms.<t>.<a>.status)',
+    async setup(ctx) {
+      const main = join(repoDir, 'dist', 'cli', 'main.js');
+      if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
+      const nats = await startNats({ jetstream: true });
+      const port = await freePort();
+      const gw = start(process.execPath, [main, 'serve'], {
+        cwd: repoDir,
+        env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+      });
+      const teardownEarly = async () => {
+        await stop(gw, 5000);
+        await stop(nats.child);
+      };
+      try {
+        await waitFor(async () => (await httpStatus(port, '/readyz')) === 200, 30000, 'gateway /readyz', gw);
+        await putGatewayKeys(nats.url, ctx.keys);
+        await sleep(300); // the node watches the bucket; give the watch a moment to apply 1 000 puts
+      } catch (e) {
+        await teardownEarly();
+        throw e;
+      }
+      const pub = await startPublisher({ mode: ctx.durable ? 'msgpack-js' : 'msgpack-core', natsUrl: nats.url });
+      return {
+        port,
+        path: '/ws',
+        serverPids: [gw.pid, nats.child.pid],
+        cpuCounted: 'gateway node process + nats-server',
+        publisherPids: [pub.child.pid],
+        clients: apiKeyClients(ctx, ctx.keys),
+        publish: (plan) => pub.publish(plan),
+        async teardown() {
+          await pub.stop();
+          await teardownEarly();
+        },
+      };
+    },
+  },
+
+  'uws-ceiling': {
+    describe: 'bare uWebSockets.js, events generated in-process as pre-encoded JSON, no NATS (the stack ceiling)',
+    async setup(ctx) {
+      const dir = installPeer('uws-ceiling');
+      const port = await freePort();
+      const srv = start(process.execPath, [join(dir, 'server.mjs')], {
+        cwd: dir,
+        env: { PORT: String(port), BENCH_KEYS_FILE: keyMapFile(ctx.dir, ctx.keys) },
+      });
+      await waitFor(async () => (await httpStatus(port, '/readyz')) === 200, 15000, 'uws-ceiling', srv);
+      return {
+        port,
+        path: '/ws',
+        serverPids: [srv.pid],
+        cpuCounted: 'the uws-ceiling node process (which also generates the events)',
+        publisherPids: [],
+        clients: apiKeyClients(ctx, ctx.keys),
+        async publish(plan) {
+          const r = await httpRequest(port, 'POST', '/bench/generate', JSON.stringify(plan));
+          if (r.status !== 200) throw new Error(`uws-ceiling generate: ${r.status} ${r.body}`);
+          return JSON.parse(r.body);
+        },
+        teardown: () => stop(srv),
+      };
+    },
+  },
+
+  'ws-baseline': {
+    describe: '`ws` + NATS written the usual way: one sms.> subscription, loop over all sockets, filter by scope',
+    async setup(ctx) {
+      const dir = installPeer('ws-baseline', { allowNpm: ctx.allowNpm, projectFallback: true });
+      const nats = await startNats();
+      const port = await freePort();
+      const srv = start(process.execPath, [join(dir, 'server.mjs')], {
+        cwd: dir,
+        env: { PORT: String(port), NATS_URL: nats.url, BENCH_KEYS_FILE: keyMapFile(ctx.dir, ctx.keys) },
+      });
+      try {
+        await waitFor(() => tcpOpen(port), 15000, 'ws-baseline', srv);
+      } catch (e) {
+        await stop(nats.child);
+        throw e;
+      }
+      const pub = await startPublisher({ mode: 'msgpack-core', natsUrl: nats.url });
+      return {
+        port,
+        path: '/ws',
+        serverPids: [srv.pid, nats.child.pid],
+        cpuCounted: 'the ws-baseline node process + nats-server',
+        publisherPids: [pub.child.pid],
+        clients: apiKeyClients(ctx, ctx.keys),
+        publish: (plan) => pub.publish(plan),
+        async teardown() {
+          await pub.stop();
+          await stop(srv);
+          await stop(nats.child);
+        },
+      };
+    },
+  },
+
+  'nats-ws': {
+    describe: "nats-server's own WebSocket listener; clients speak NATS (CONNECT, SUB sms.<t>.<a>.* or sms.>) and get MSG frames",
+    async setup(ctx) {
+      const nats = await startNats({ websocket: true });
+      const pub = await startPublisher({ mode: 'json-core', natsUrl: nats.url });
+      return {
+        port: nats.wsPort,
+        path: '/',
+        serverPids: [nats.child.pid],
+        cpuCounted: 'nats-server',
+        publisherPids: [pub.child.pid],
+        clients: (kind, scopes) => ({
+          auth: 'CONNECT {"verbose":false,"pedantic":false,"protocol":1,"echo":false,"name":"bench"}\\r\\nSUB %KEY% 1\\r\\nPING\\r\\n',
+          authAfterFirst: true, // the server speaks first (INFO)
+          keysFile: linesFile(ctx.dir, `subjects-${kind}-${scopes.length}.txt`,
+            kind === 'admin' ? ['sms.>'] : scopes.map(([t, a]) => `sms.${t}.${a}.*`)),
+          ready: 'PONG',
+          fail: '-ERR',
+          typeKey: '',
+        }),
+        publish: (plan) => pub.publish(plan),
+        async teardown() {
+          await pub.stop();
+          await stop(nats.child);
+        },
+      };
+    },
+  },
+
+  soketi: {
+    describe: 'Soketi 1.6 (Pusher protocol, uWebSockets.js), NATS adapter, events through its signed HTTP API (batch_events)',
+    async setup(ctx) {
+      const dir = installPeer('soketi', { allowNpm: ctx.allowNpm });
+      const nats = await startNats();
+      const port = await freePort();
+      const udp = await freePort(); // node-discover's UDP port: kept on loopback (unicast to 127.0.0.1)
+      const app = { appId: 'bench', appKey: 'bench-key', appSecret: randomBytes(16).toString('hex') };
+      const srv = start(process.execPath, [join(dir, 'node_modules', '@soketi', 'soketi', 'bin', 'server.js'), 'start'], {
+        cwd: dir,
+        env: {
+          SOKETI_HOST: '127.0.0.1',
+          SOKETI_PORT: String(port),
+          SOKETI_DEFAULT_APP_ID: app.appId,
+          SOKETI_DEFAULT_APP_KEY: app.appKey,
+          SOKETI_DEFAULT_APP_SECRET: app.appSecret,
+          SOKETI_ADAPTER_DRIVER: 'nats',
+          SOKETI_ADAPTER_NATS_SERVERS: JSON.stringify([`127.0.0.1:${nats.port}`]),
+          SOKETI_ADAPTER_NATS_NODES_NUMBER: '1',
+          SOKETI_CLUSTER_HOST: '127.0.0.1',
+          SOKETI_CLUSTER_PORT: String(udp),
+          SOKETI_CLUSTER_UNICAST_ADDRESSES: '127.0.0.1',
+          SOKETI_METRICS_ENABLED: 'false',
+          SOKETI_DEBUG: 'false',
+        },
+      });
+      try {
+        await waitFor(async () => (await httpStatus(port, '/')) === 200, 30000, 'soketi', srv);
+      } catch (e) {
+        await stop(srv);
+        await stop(nats.child);
+        throw e;
+      }
+      const pub = await startPublisher({ mode: 'pusher', httpPort: port, ...app });
+      return {
+        port,
+        path: `/app/${app.appKey}?protocol=7&client=bench&version=1.0`,
+        serverPids: [srv.pid, nats.child.pid],
+        cpuCounted: 'the soketi node process + nats-server (its adapter)',
+        publisherPids: [pub.child.pid],
+        clients: (kind, scopes) => ({
+          auth: '{"event":"pusher:subscribe","data":{"channel":"%KEY%"}}',
+          authAfterFirst: true, // pusher:connection_established comes first
+          keysFile: linesFile(ctx.dir, `channels-${kind}-${scopes.length}.txt`,
+            kind === 'admin' ? ['admin'] : scopes.map(([t, a]) => `sms-${t}-${a}`)),
+          ready: 'subscription_succeeded',
+          fail: 'pusher:error',
+          typeKey: '"event":"',
+        }),
+        publish: (plan) => pub.publish(plan),
+        async teardown() {
+          await pub.stop();
+          await stop(srv);
+          await stop(nats.child);
+        },
+      };
+    },
+  },
+};
+
+async function putGatewayKeys(natsUrl, keys) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { Kvm } = await import('@nats-io/kv');
+  const nc = await connect({ servers: natsUrl, name: 'bench-keys' });
+  try {
+    const kv = await new Kvm(nc).open('sms_api_keys');
+    const createdAt = new Date().toISOString();
+    const puts = keys.app.map((k) =>
+      kv.put(sha256(k.apiKey), JSON.stringify({ role: 'app', tenantId: k.tenantId, appId: k.appId, label: 'bench', createdAt })),
+    );
+    puts.push(kv.put(sha256(keys.admin.apiKey), JSON.stringify({ role: 'admin', label: 'bench', createdAt })));
+    await Promise.all(puts);
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,92 @@
+// Event publisher, a child process of run.mjs so that its CPU is measured apart from the servers.
+// Reads one JSON plan per line on stdin, paces the events (lib/pace.mjs), answers one JSON line
+// {"sent","secs","errors"} per plan. Modes:
+//   msgpack-core  core NATS to sms.<t>.<a>.status, MessagePack (the gateway's direct path, ws-baseline)
+//   msgpack-js    JetStream publish with ack to in.sms.<t>.<a>.status (the gateway's durable path)
+//   json-core     core NATS, the event as JSON bytes (nats-server's WebSocket clients read it as is)
+//   pusher        Pusher HTTP API /apps/<id>/batch_events, signed (Soketi)
+// Every event embeds its send time (bt_<epoch us>) at the moment it is encoded.
+import { createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import { pack } from 'msgpackr';
+import { pace, eventObject, epochMicros } from './pace.mjs';
+
+const cfg = JSON.parse(process.argv[2]);
+let nc, js;
+if (cfg.mode !== 'pusher') {
+  const { connect } = await import('@nats-io/transport-node');
+  nc = await connect({ servers: cfg.natsUrl, name: 'bench-publisher' });
+  if (cfg.mode === 'msgpack-js') {
+    const { jetstream } = await import('@nats-io/jetstream');
+    js = jetstream(nc);
+  }
+}
+const enc = new TextEncoder();
+
+// ---- Pusher HTTP API (Soketi) ----
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+function pusherPost(path, payload) {
+  const body = JSON.stringify(payload);
+  const md5 = createHash('md5').update(body).digest('hex');
+  const params = `auth_key=${cfg.appKey}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&body_md5=${md5}`;
+  const sig = createHmac('sha256', cfg.appSecret).update(`POST\n${path}\n${params}`).digest('hex');
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: cfg.httpPort, path: `${path}?${params}&auth_signature=${sig}`, method: 'POST', agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
+      },
+    );
+    req.on('error', (e) => resolve(e.message));
+    req.end(body);
+  });
+}
+
+async function run(plan) {
+  const scopes = plan.scopes;
+  let errors = 0;
+  const inflight = new Set();
+  const track = (p) => {
+    inflight.add(p);
+    p.then((err) => { if (err) errors++; inflight.delete(p); });
+  };
+  let batch = [];
+  const flushBatch = () => {
+    if (!batch.length) return;
+    track(pusherPost(`/apps/${cfg.appId}/batch_events`, { batch }));
+    batch = [];
+  };
+  const r = await pace(plan, (first, n) => {
+    const us = epochMicros();
+    for (let i = first; i < first + n; i++) {
+      const [t, a] = scopes[i % scopes.length];
+      const ev = eventObject(t, a, i, us);
+      if (cfg.mode === 'msgpack-core') nc.publish(`sms.${t}.${a}.status`, pack(ev));
+      else if (cfg.mode === 'json-core') nc.publish(`sms.${t}.${a}.status`, enc.encode(JSON.stringify(ev)));
+      else if (cfg.mode === 'msgpack-js')
+        track(js.publish(`in.sms.${t}.${a}.status`, pack(ev)).then(() => null, (e) => e.message));
+      else {
+        const data = JSON.stringify(ev);
+        batch.push({ name: 'sms_status', channel: `sms-${t}-${a}`, data });
+        if (plan.admin) batch.push({ name: 'sms_status', channel: 'admin', data });
+        if (batch.length >= 10) flushBatch();
+      }
+    }
+    flushBatch();
+  });
+  await Promise.all([...inflight]);
+  if (nc) await nc.flush();
+  return { sent: r.sent, secs: r.secs, errors };
+}
+
+const rl = createInterface({ input: process.stdin });
+for await (const line of rl) {
+  if (!line.trim()) continue;
+  const out = await run(JSON.parse(line)).catch((e) => ({ error: String(e?.stack ?? e) }));
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+if (nc) await nc.close();
+process.exit(0);

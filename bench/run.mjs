@@ -1,0 +1,365 @@
+#!/usr/bin/env node
+// Bench harness: the gateway side by side with the peers a user would pick instead, same load
+// generator, same machine, same run. See docs/bench.md.
+//
+//   node bench/run.mjs            full run (< 10 min): 10 000 sockets, all peers, writes bench/results/
+//   node bench/run.mjs --quick    smoke run (< 90 s): small N, short steps; never a timing assertion
+// Options: --peers a,b  --scenarios x,y  --sockets N  --out NAME  --durable (gateway via JetStream)
+//          --install (quick mode too installs missing peers with npm)
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpus, tmpdir, totalmem, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildLoadgen, LoadgenGroup } from './lib/loadgen.mjs';
+import { PEERS, makeKeys } from './lib/peers.mjs';
+import { cpuMs, kernelMem, killAll, rssKb, sleep } from './lib/proc.mjs';
+import { writeReport } from './lib/report.mjs';
+import { NATS_BIN } from './lib/nats.mjs';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
+};
+const quick = flag('quick');
+
+const SCENARIOS = ['hot-scope', 'many-scopes', 'admin-firehose', 'connect-storm', 'idle'];
+const cfg = quick
+  ? {
+      sockets: 1000, scopes: 100, admins: 20, stepSecs: 1, hardLimitS: 85,
+      ladder: { 'hot-scope': [20e3, 80e3], 'many-scopes': [10e3, 40e3], 'admin-firehose': [10e3, 40e3] },
+      bursts: [1, 10, 100], burstCount: 2, burstGapMs: 300, drainMaxMs: 1500,
+    }
+  : {
+      sockets: 10000, scopes: 1000, admins: 100, stepSecs: 2.5, hardLimitS: 590,
+      ladder: {
+        'hot-scope': [25e3, 50e3, 100e3, 200e3, 400e3, 800e3],
+        'many-scopes': [10e3, 25e3, 50e3, 100e3, 200e3, 400e3],
+        'admin-firehose': [10e3, 25e3, 50e3, 100e3, 200e3, 400e3],
+      },
+      bursts: [1, 10, 100], burstCount: 4, burstGapMs: 1000, drainMaxMs: 4000,
+    };
+cfg.sockets = Number(opt('sockets', cfg.sockets));
+const peerNames = opt('peers', 'gateway,uws-ceiling,ws-baseline,nats-ws,soketi').split(',');
+const scenarios = opt('scenarios', SCENARIOS.join(',')).split(',');
+const outName = opt('out', quick ? 'quick' : 'latest');
+const P99_LIMIT_US = 10000;
+
+const started = Date.now();
+const hardStop = setTimeout(() => {
+  console.error(`bench: hard time limit ${cfg.hardLimitS} s reached, stopping`);
+  killAll();
+  process.exit(2);
+}, cfg.hardLimitS * 1000);
+hardStop.unref();
+const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+
+// ---- scopes: hot = t0/a0; many = cfg.scopes scopes over tenants of 10 apps ----
+const manyScopes = Array.from({ length: cfg.scopes }, (_, k) => [`t${Math.floor(k / 10)}`, `a${k % 10}`]);
+const hotScope = [manyScopes[0]];
+
+function machine() {
+  const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model;
+  return { nproc: cpus().length, cpu, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release() };
+}
+function versions() {
+  const v = { node: process.version };
+  const tryRun = (k, f) => {
+    try {
+      v[k] = f();
+    } catch {
+      v[k] = null;
+    }
+  };
+  tryRun('nats-server', () => execFileSync(NATS_BIN, ['--version']).toString().trim());
+  tryRun('gcc', () => execFileSync('gcc', ['-dumpfullversion']).toString().trim());
+  tryRun('gateway', () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir }).toString().trim());
+  const pkgVer = (p) => JSON.parse(readFileSync(p, 'utf8')).version;
+  tryRun('uWebSockets.js', () => pkgVer(join(benchDir, '..', 'node_modules', 'uWebSockets.js', 'package.json')));
+  tryRun('ws', () => {
+    for (const p of [join(benchDir, '.peers', 'ws-baseline', 'node_modules', 'ws', 'package.json'), join(benchDir, '..', 'node_modules', 'ws', 'package.json')]) {
+      try {
+        return pkgVer(p);
+      } catch {}
+    }
+    return null;
+  });
+  tryRun('soketi', () => pkgVer(join(benchDir, '.peers', 'soketi', 'node_modules', '@soketi', 'soketi', 'package.json')));
+  return v;
+}
+
+// ---- one measured step ----
+function machineBusyTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { idle, total };
+}
+
+async function quiesce(h) {
+  // wait for the servers to go idle (< 10 % of a core over 200 ms), at most 3 s
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    const a = cpuMs(h.serverPids);
+    await sleep(200);
+    if (cpuMs(h.serverPids) - a < 20) return;
+  }
+}
+
+/**
+ * Publishes one plan, waits for the deliveries to arrive (or stall), returns the step's figures.
+ * fanout(k): sockets that must receive an event of scope index k.
+ */
+async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
+  await quiesce(h);
+  await group.mark();
+  const base = (await group.count()).events;
+  const cpu0 = cpuMs(h.serverPids);
+  const lg0 = group.procs.map((p) => cpuMs([p.child.pid]));
+  const pub0 = cpuMs(h.publisherPids);
+  const m0 = machineBusyTicks();
+  const t0 = performance.now();
+  const r = await h.publish({ ...plan, scopes: plan.scopes });
+  let expected = 0;
+  for (let i = 0; i < r.sent; i++) expected += fanout(i % plan.scopes.length);
+  // drain: until everything arrived, or no progress for 1 s, or drainMaxMs
+  let last = -1;
+  let lastChange = performance.now();
+  let tDone = performance.now();
+  const drainEnd = performance.now() + cfg.drainMaxMs;
+  for (;;) {
+    const c = await group.count();
+    const now = performance.now();
+    if (c.events !== last) {
+      last = c.events;
+      lastChange = now;
+      tDone = now;
+    }
+    if (c.events - base >= expected || now - lastChange > 1000 || now > drainEnd) break;
+    await sleep(50);
+  }
+  const m = await group.mark();
+  const elapsed = (tDone - t0) / 1000;
+  const wall = (performance.now() - t0) / 1000;
+  const serverCpu = cpuMs(h.serverPids) - cpu0;
+  const lgCpu = group.procs.map((p, i) => cpuMs([p.child.pid]) - lg0[i]);
+  const pubCpu = cpuMs(h.publisherPids) - pub0;
+  const m1 = machineBusyTicks();
+  const busy = 1 - (m1.idle - m0.idle) / Math.max(1, m1.total - m0.total);
+  const lgMaxShare = Math.max(...lgCpu) / (wall * 1000);
+  const pubShare = pubCpu / (wall * 1000);
+  const offeredRate = plan.bursts ? null : plan.rate * (expected / Math.max(1, r.sent));
+  const lost = Math.max(0, expected - m.events);
+  const res = {
+    label,
+    plan: { rate: plan.rate, secs: plan.secs, burst: plan.burst, bursts: plan.bursts, gapMs: plan.gapMs },
+    offeredDeliveriesPerSec: offeredRate && Math.round(offeredRate),
+    eventsSent: r.sent,
+    publishSecs: +r.secs.toFixed(3),
+    expected,
+    received: m.events,
+    lost,
+    deliveriesPerSec: Math.round(m.events / Math.max(elapsed, 1e-3)),
+    latencyUs: m.latency_us,
+    sampled: m.sampled,
+    serverCpuMs: Math.round(serverCpu),
+    cpuMsPer100k: m.events ? +((serverCpu * 1e5) / m.events).toFixed(1) : null,
+    loadgenCpuShare: +lgMaxShare.toFixed(2),
+    publisherCpuShare: +pubShare.toFixed(2),
+    machineBusy: +busy.toFixed(2),
+    clientBound: lgMaxShare > 0.85 || pubShare > 0.85 || (offeredRate !== null && r.secs > plan.secs * 1.2),
+    closedSockets: Object.values(m.close_codes ?? {}).reduce((a, b) => a + b, 0),
+    closeCodes: m.close_codes,
+    types: m.types,
+  };
+  res.p99LimitUs = p99LimitUs;
+  res.pass = lost === 0 && res.closedSockets === 0 && m.latency_us.p99 !== null && m.latency_us.p99 < p99LimitUs;
+  const lat = m.latency_us;
+  log(
+    `  ${label}: sent ${r.sent} recv ${m.events}/${expected} lost ${lost} ${res.deliveriesPerSec}/s`,
+    `p50 ${fmtUs(lat.p50)} p99 ${fmtUs(lat.p99)} max ${fmtUs(lat.max)} cpu ${res.cpuMsPer100k} ms/100k`,
+    `lg ${res.loadgenCpuShare} pub ${res.publisherCpuShare} busy ${res.machineBusy}${res.clientBound ? ' CLIENT-BOUND' : ''} ${res.pass ? 'ok' : 'FAIL'}`,
+  );
+  return res;
+}
+const fmtUs = (us) => (us === null ? '-' : us >= 1000 ? `${(us / 1000).toFixed(1)}ms` : `${us}us`);
+
+async function connectGroup(h, kind, scopes, sockets, label) {
+  const group = LoadgenGroup.start({
+    port: h.port,
+    path: h.path,
+    sockets,
+    concurrency: 512,
+    label,
+    maxSeconds: quick ? 80 : 400,
+    ...h.clients(kind, scopes),
+  });
+  const wave = await group.waitReady(60000);
+  log(`  ${label}: ${wave.ready}/${sockets} ready in ${wave.ms.toFixed(0)} ms (${wave.rate.toFixed(0)}/s), failed ${wave.failed}`);
+  if (wave.ready === 0) {
+    await group.quit();
+    throw new Error(`no socket could connect and authenticate: ${JSON.stringify(wave.errors)}`);
+  }
+  return { group, wave };
+}
+
+async function ladder(h, group, scenario, scopes, fanout, sockets, p99LimitUs = P99_LIMIT_US) {
+  const fanTotal = scopes.reduce((a, _, k) => a + fanout(k), 0);
+  const perEvent = fanTotal / scopes.length;
+  const steps = [];
+  for (const target of cfg.ladder[scenario]) {
+    const rate = target / perEvent;
+    const secs = Math.max(cfg.stepSecs, Math.min(8, 10 / rate));
+    const s = await step(h, group, { rate, secs, burst: 1, scopes, admin: scenario === 'admin-firehose' }, fanout, `${scenario} ${fmtRate(target)}`, p99LimitUs);
+    steps.push(s);
+    if (!s.pass) break; // one failing step shows where it breaks; more would only queue
+  }
+  const ok = steps.filter((s) => s.pass);
+  return {
+    sockets,
+    scopes: scopes.length,
+    steps,
+    maxSustainedDeliveriesPerSec: ok.length ? Math.max(...ok.map((s) => s.offeredDeliveriesPerSec)) : 0,
+    clientBoundAtMax: ok.length ? ok[ok.length - 1].clientBound : false,
+    p99LimitUs,
+  };
+}
+const fmtRate = (r) => (r >= 1e6 ? `${r / 1e6}M/s` : `${r / 1e3}k/s`);
+
+async function runPeer(name, ctx) {
+  const peer = PEERS[name];
+  const out = { describe: peer.describe, status: 'ok', scenarios: {} };
+  let h;
+  try {
+    h = await peer.setup(ctx);
+  } catch (e) {
+    out.status = 'could not run';
+    out.reason = String(e.message ?? e).slice(0, 1500);
+    log(`${name}: could not run: ${out.reason.split('\n')[0]}`);
+    return out;
+  }
+  out.cpuCounted = h.cpuCounted;
+  try {
+    const N = cfg.sockets;
+    const want = (s) => scenarios.includes(s);
+    if (want('hot-scope') || want('idle') || want('connect-storm')) {
+      await sleep(300);
+      const rss0 = rssKb(h.serverPids);
+      const k0 = kernelMem();
+      const { group, wave } = await connectGroup(h, 'app', hotScope, N, 'hot-scope connect');
+      try {
+        await sleep(quick ? 500 : 1500);
+        const rss1 = rssKb(h.serverPids);
+        const k1 = kernelMem();
+        out.scenarios.idle = {
+          sockets: wave.ready,
+          serverRssDeltaKb: rss1 - rss0,
+          rssBytesPerSocket: Math.round(((rss1 - rss0) * 1024) / Math.max(1, wave.ready)),
+          kernelSlabBytesPerSocketPair: Math.round(((k1.slabKb - k0.slabKb) * 1024) / Math.max(1, wave.ready)),
+          kernelTcpBufBytesPerSocketPair: Math.round(((k1.tcpMemKb - k0.tcpMemKb) * 1024) / Math.max(1, wave.ready)),
+          note: 'RSS of the server processes counted (see cpuCounted); kernel figures include both ends of each loopback connection',
+        };
+        log(`  idle: ${out.scenarios.idle.rssBytesPerSocket} B RSS/socket, kernel slab ${out.scenarios.idle.kernelSlabBytesPerSocketPair} B/pair`);
+        if (want('connect-storm')) {
+          const re = await group.reconnect(60000);
+          out.scenarios['connect-storm'] = { sockets: N, initial: wave, reconnect: re };
+          log(`  connect-storm: reconnect of ${N}: ${re.ms.toFixed(0)} ms (${re.rate.toFixed(0)}/s), failed ${re.failed}`);
+          await sleep(300);
+        }
+        if (want('hot-scope')) {
+          const fan = () => wave.ready;
+          const bursts = [];
+          for (const b of cfg.bursts) {
+            bursts.push(await step(h, group, { burst: b, bursts: cfg.burstCount, gapMs: cfg.burstGapMs, scopes: hotScope }, fan, `hot-scope burst ${b}`));
+          }
+          // One event to N sockets in one scope is N socket writes: on loopback with 2 cores that alone
+          // can take longer than 10 ms (about 1 ms per 1 000 sockets). The hot-scope ladder therefore
+          // passes a step at p99 < max(10 ms, 2 x this peer's single-event fan-out p99, from burst 1).
+          const floorUs = bursts[0]?.latencyUs.p99 ?? 0;
+          const limit = Math.max(P99_LIMIT_US, 2 * floorUs);
+          out.scenarios['hot-scope'] = { ...(await ladder(h, group, 'hot-scope', hotScope, fan, wave.ready, limit)), bursts, fanoutFloorP99Us: floorUs };
+        }
+      } finally {
+        await group.quit();
+      }
+    }
+    if (want('many-scopes')) {
+      await quiesceAll(h);
+      const { group, wave } = await connectGroup(h, 'app', manyScopes, N, 'many-scopes connect');
+      try {
+        const counts = new Array(manyScopes.length).fill(0);
+        for (let i = 0; i < N; i++) counts[i % manyScopes.length]++;
+        if (wave.failed) log(`  many-scopes: ${wave.failed} sockets failed; loss figures will show it`);
+        out.scenarios['many-scopes'] = await ladder(h, group, 'many-scopes', manyScopes, (k) => counts[k], wave.ready);
+      } finally {
+        await group.quit();
+      }
+    }
+    if (want('admin-firehose')) {
+      await quiesceAll(h);
+      const { group, wave } = await connectGroup(h, 'admin', manyScopes.slice(0, 1), cfg.admins, 'admin-firehose connect');
+      try {
+        out.scenarios['admin-firehose'] = await ladder(h, group, 'admin-firehose', manyScopes, () => wave.ready, wave.ready);
+      } finally {
+        await group.quit();
+      }
+    }
+  } catch (e) {
+    out.status = 'failed';
+    out.reason = String(e.stack ?? e).slice(0, 2000);
+    log(`${name}: failed: ${out.reason.split('\n')[0]}`);
+  } finally {
+    await h.teardown().catch(() => {});
+  }
+  return out;
+}
+async function quiesceAll(h) {
+  await sleep(200);
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    const a = cpuMs(h.serverPids);
+    await sleep(200);
+    if (cpuMs(h.serverPids) - a < 20) return;
+  }
+}
+
+// ---- main ----
+buildLoadgen();
+const dir = mkdtempSync(join(tmpdir(), 'bench-run-'));
+const keys = makeKeys(manyScopes);
+const ctx = { dir, keys, allowNpm: !quick || flag('install'), durable: flag('durable') };
+const result = {
+  meta: {
+    command: `node bench/run.mjs ${args.join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    quick,
+    machine: machine(),
+    versions: versions(),
+    config: { ...cfg, p99LimitUs: P99_LIMIT_US, gatewayPath: ctx.durable ? 'durable (JetStream)' : 'direct (core NATS)' },
+  },
+  peers: {},
+};
+log(`bench ${quick ? 'quick' : 'full'}: ${cfg.sockets} sockets, peers ${peerNames.join(', ')}`);
+try {
+  for (const name of peerNames) {
+    if (!PEERS[name]) {
+      result.peers[name] = { status: 'could not run', reason: 'unknown peer' };
+      continue;
+    }
+    log(`${name}: ${PEERS[name].describe}`);
+    result.peers[name] = await runPeer(name, ctx);
+  }
+} finally {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+}
+result.meta.durationSecs = Math.round((Date.now() - started) / 1000);
+const resultsDir = join(benchDir, 'results');
+mkdirSync(resultsDir, { recursive: true });
+const files = writeReport(result, resultsDir, outName);
+log(`wrote ${files.join(', ')}`);
+const ran = Object.values(result.peers).filter((p) => p.status === 'ok').length;
+process.exit(ran > 0 ? 0 : 1);
