@@ -33,6 +33,15 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   const deliveredOther = eventsDelivered.labels({ tenant: "other" });
   const deliveredByTenant = new Map([...brokenOut].map((t) => [t, eventsDelivered.labels({ tenant: t })]));
 
+  const eventsReceived = new Counter({
+    name: "smsws_events_received_total",
+    help: "Valid events received from NATS, by kind",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  // Bound once: the per-event path pays a plain increment, no label hashing.
+  const receivedByKind = { status: eventsReceived.labels({ kind: "status" }), inbound: eventsReceived.labels({ kind: "inbound" }) };
+
   const metrics = {
     registry,
     connections,
@@ -49,12 +58,10 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       labelNames: ["outcome"] as const,
       registers,
     }),
-    eventsReceived: new Counter({
-      name: "smsws_events_received_total",
-      help: "Valid events received from NATS, by kind",
-      labelNames: ["kind"] as const,
-      registers,
-    }),
+    eventsReceived,
+    received(kind: "status" | "inbound"): void {
+      receivedByKind[kind].inc();
+    },
     eventsRejected: new Counter({
       name: "smsws_events_rejected_total",
       help: "Bus payloads dropped, by reason",
@@ -107,6 +114,15 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       (deliveredByTenant.get(tenantId) ?? deliveredOther).inc(sockets);
     },
   };
+  // Every known label value exists from the start, so rate() and alerts see a series at 0.
+  for (const outcome of ["ok", "invalid_key", "bad_request", "timeout", "revoked"] as const) metrics.auth.inc({ outcome }, 0);
+  for (const reason of ["decode", "bad_subject", "missing_field", "type_mismatch", "tenant_mismatch", "app_mismatch"]) {
+    metrics.eventsRejected.inc({ reason }, 0);
+  }
+  receivedByKind.status.inc(0);
+  receivedByKind.inbound.inc(0);
+  deliveredOther.inc(0);
+  for (const c of deliveredByTenant.values()) c.inc(0);
   return metrics;
 }
 

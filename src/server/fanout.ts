@@ -70,7 +70,7 @@ export class Fanout implements FeedTransport {
     if (seq !== undefined && seq === this.#lastSeq && this.#lastDecoded !== undefined) return this.#lastDecoded;
     try {
       const decoded = decodeBusEvent(msg.subject, msg.data, seq);
-      this.metrics.eventsReceived.inc({ kind: kindOfType[decoded.event.type] });
+      this.metrics.received(kindOfType[decoded.event.type]);
       if (seq !== undefined) {
         this.#lastSeq = seq;
         this.#lastDecoded = decoded;

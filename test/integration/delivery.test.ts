@@ -156,3 +156,25 @@ describe("event delivery", () => {
     for (const c of clients) c.close();
   });
 });
+
+describe("metrics endpoint", () => {
+  it("serves every smsws_ metric and the process defaults on METRICS_PORT", async () => {
+    const res = await fetch(`http://127.0.0.1:${node.node.metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const name of [
+      "smsws_connections", "smsws_connections_opened_total", "smsws_connections_closed_total", "smsws_auth_total",
+      "smsws_events_received_total", "smsws_events_delivered_total", "smsws_events_rejected_total",
+      "smsws_fanout_latency_seconds_bucket", "smsws_slow_consumer_closes_total", "smsws_nats_connected",
+      "smsws_nats_reconnects_total", "smsws_active_scopes", "smsws_nats_subscriptions", "smsws_keys",
+      "smsws_keys_last_update_timestamp_seconds", "smsws_draining", "smsws_ready",
+      "process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds",
+    ]) {
+      expect(text, name).toMatch(new RegExp(`^${name}[ {]`, "m"));
+    }
+    expect(text).toMatch(/^smsws_nats_connected 1$/m);
+    expect((await fetch(`http://127.0.0.1:${node.node.metricsPort}/other`)).status).toBe(404);
+    // Kept off the public port.
+    expect((await fetch(`${node.http}/metrics`)).status).toBe(404);
+  });
+});
