@@ -128,42 +128,11 @@ async function startPublisher(cfg) {
 export const PEERS = {
   gateway: {
     describe: 'this project: uWebSockets.js node fed by NATS (direct path: core NATS publish to sms.<t>.<a>.status)',
-    async setup(ctx) {
-      const main = join(repoDir, 'dist', 'cli', 'main.js');
-      if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
-      const nats = await startNats({ jetstream: true });
-      const port = await freePort();
-      const gw = start(process.execPath, [main, 'serve'], {
-        cwd: repoDir,
-        env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn' },
-      });
-      const teardownEarly = async () => {
-        await stop(gw, 5000);
-        await stop(nats.child);
-      };
-      try {
-        await waitFor(async () => (await httpStatus(port, '/readyz')) === 200, 30000, 'gateway /readyz', gw);
-        await putGatewayKeys(nats.url, ctx.keys);
-        await sleep(300); // the node watches the bucket; give the watch a moment to apply 1 000 puts
-      } catch (e) {
-        await teardownEarly();
-        throw e;
-      }
-      const pub = await startPublisher({ mode: ctx.durable ? 'msgpack-js' : 'msgpack-core', natsUrl: nats.url });
-      return {
-        port,
-        path: '/ws',
-        serverPids: [gw.pid, nats.child.pid],
-        cpuCounted: 'gateway node process + nats-server',
-        publisherPids: [pub.child.pid],
-        clients: apiKeyClients(ctx, ctx.keys),
-        publish: (plan) => pub.publish(plan),
-        async teardown() {
-          await pub.stop();
-          await teardownEarly();
-        },
-      };
-    },
+    setup: (ctx) => setupGateway(ctx, ctx.durable),
+  },
+  'gateway-durable': {
+    describe: 'this project on its durable path: JetStream publish with ack to in.sms.<t>.<a>.status, republished by SMS_EVENTS',
+    setup: (ctx) => setupGateway(ctx, true),
   },
 
   'uws-ceiling': {
@@ -264,7 +233,12 @@ export const PEERS = {
       const port = await freePort();
       const udp = await freePort(); // node-discover's UDP port: kept on loopback (unicast to 127.0.0.1)
       const app = { appId: 'bench', appKey: 'bench-key', appSecret: randomBytes(16).toString('hex') };
-      const srv = start(process.execPath, [join(dir, 'node_modules', '@soketi', 'soketi', 'bin', 'server.js'), 'start'], {
+      // node-discover (Soketi's cluster discovery) binds 0.0.0.0 and broadcasts to 255.255.255.255
+      // by default: bind it to 127.0.0.1 and send unicast to 127.0.0.1 only.
+      const conf = join(ctx.dir, 'soketi.json');
+      writeFileSync(conf, JSON.stringify({ 'cluster.address': '127.0.0.1', 'cluster.hostname': '127.0.0.1', 'cluster.unicast': '127.0.0.1', 'cluster.port': udp }));
+      const bin = join(dir, 'node_modules', '@soketi', 'soketi', 'bin', 'server.js');
+      const srv = start(process.execPath, [bin, 'start', `--config=${conf}`], {
         cwd: dir,
         env: {
           SOKETI_HOST: '127.0.0.1',
@@ -315,6 +289,43 @@ export const PEERS = {
     },
   },
 };
+
+async function setupGateway(ctx, durable) {
+  const main = join(repoDir, 'dist', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
+  const nats = await startNats({ jetstream: true });
+  const port = await freePort();
+  const gw = start(process.execPath, [main, 'serve'], {
+    cwd: repoDir,
+    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+  });
+  const teardownEarly = async () => {
+    await stop(gw, 1500); // sockets are gone by then; no need to sit through the drain window
+    await stop(nats.child);
+  };
+  try {
+    await waitFor(async () => (await httpStatus(port, '/readyz')) === 200, 30000, 'gateway /readyz', gw);
+    await putGatewayKeys(nats.url, ctx.keys);
+    await sleep(300); // the node watches the bucket; give the watch a moment to apply 1 000 puts
+  } catch (e) {
+    await teardownEarly();
+    throw e;
+  }
+  const pub = await startPublisher({ mode: durable ? 'msgpack-js' : 'msgpack-core', natsUrl: nats.url });
+  return {
+    port,
+    path: '/ws',
+    serverPids: [gw.pid, nats.child.pid],
+    cpuCounted: 'gateway node process + nats-server',
+    publisherPids: [pub.child.pid],
+    clients: apiKeyClients(ctx, ctx.keys),
+    publish: (plan) => pub.publish(plan),
+    async teardown() {
+      await pub.stop();
+      await teardownEarly();
+    },
+  };
+}
 
 async function putGatewayKeys(natsUrl, keys) {
   const { connect } = await import('@nats-io/transport-node');

@@ -82,6 +82,11 @@ function markdown(result) {
     L.push('', '### Peers that could not run or failed', '');
     for (const [n, p] of notRun) L.push(`- **${n}** (${p.status}): ${String(p.reason).split('\n')[0]}`);
   }
+  const skipped = Object.entries(result.peers).filter(([, p]) => p.skipped?.length);
+  if (skipped.length) {
+    L.push('', '### Scenarios skipped (time budget)', '');
+    for (const [n, p] of skipped) L.push(`- ${n}: ${p.skipped.join(', ')}`);
+  }
   L.push('', '### Server CPU counted', '');
   for (const [n, p] of Object.entries(result.peers)) if (p.cpuCounted) L.push(`- ${n}: ${p.cpuCounted}`);
   for (const s of LADDERS) {
