@@ -26,6 +26,9 @@ import { portOf, startMetricsServer } from "./metrics/metrics-server.js";
 import { Fanout } from "./server/fanout.js";
 import { Gateway } from "./server/gateway.js";
 import { readiness } from "./server/readiness.js";
+import { FeedContinuity } from "./resume/feed-continuity.js";
+import { Replayer } from "./resume/replayer.js";
+import { StreamReader } from "./resume/stream-reader.js";
 
 export interface GatewayNode {
   readonly port: number;
@@ -33,6 +36,7 @@ export interface GatewayNode {
   readonly gateway: Gateway;
   readonly metrics: Metrics;
   readonly bus: BusConnection;
+  readonly keyStore: KeyStore;
   /** Run the shutdown sequence; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
   /** Called at the start of the shutdown, before anything closes. */
@@ -76,6 +80,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     subscribe: (feed) => (fanout as Fanout).subscribe(feed),
     flush: () => bus.nc.flush(),
   });
+  const replayer = config.streamEnabled ? new Replayer(bus.nc, config, metrics, log) : undefined;
   gateway = new Gateway({
     config,
     log,
@@ -84,8 +89,17 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     feeds,
     readiness: ready,
     epoch: () => (stream === undefined ? undefined : epochOf(stream)),
+    ...(replayer === undefined ? {} : { resume: (ws, request) => replayer.resume(gateway as Gateway, ws, request) }),
   });
   fanout = new Fanout(gateway.app, bus.nc, metrics, log);
+  let continuity: FeedContinuity | undefined;
+  if (config.streamEnabled) {
+    const f = fanout;
+    continuity = new FeedContinuity(new StreamReader(bus.nc), (feed, decoded) => f.publish(feed.topic, decoded), config, metrics, log);
+    const c = continuity;
+    fanout.hooks = { continuity, replayer };
+    fanout.onUnsubscribe = (feed) => c.forget(feed);
+  }
 
   keyStore.on((e) => {
     if (e.type === "revoked") gateway?.revoke(e.hash);
@@ -100,11 +114,15 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     metrics.natsConnected.set(bus.connected() ? 1 : 0);
     if (s.type === "reconnected") {
       metrics.natsReconnects.inc();
-      void refreshStream();
+      // The connection's subscriptions are back: fetch whatever the feeds missed meanwhile.
+      void refreshStream().then(() => continuity?.repairAll("nats reconnected"));
     }
   });
   const readyGauge = setInterval(() => metrics.ready.set(ready().ready ? 1 : 0), 1000);
   readyGauge.unref();
+  // The epoch in auth_ok must follow a stream that was deleted and re-created by an operator.
+  const streamTimer = setInterval(() => void refreshStream(), 30_000);
+  streamTimer.unref();
 
   await keyStore.start();
   let metricsServer: Server;
@@ -132,6 +150,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
       g.stopTimers();
       keyStore.stop();
       clearInterval(readyGauge);
+      clearInterval(streamTimer);
       await bus.nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info("drained");
@@ -139,7 +158,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     return shuttingDown;
   };
 
-  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus, shutdown };
+  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus, keyStore, shutdown };
   return handle;
 }
 

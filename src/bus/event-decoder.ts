@@ -14,6 +14,8 @@ export interface DecodedEvent {
   readonly event: SmsEvent;
   /** The frame sent to clients, encoded once. */
   readonly frame: string;
+  /** The live subject it came on. */
+  readonly subject: string;
   readonly tenantId: string;
   readonly appToken: string;
 }
@@ -45,7 +47,7 @@ export function decodeBusEvent(subject: string, data: Uint8Array, seq: number | 
     throw new InvalidEventError("app_mismatch", "appId disagrees with the subject");
   }
   if (seq !== undefined) event.seq = seq;
-  return { event, frame: JSON.stringify(event), tenantId: live.tenantId, appToken: live.appToken };
+  return { event, frame: JSON.stringify(event), subject, tenantId: live.tenantId, appToken: live.appToken };
 }
 
 /** Parse the `Nats-Sequence` header value; undefined when absent or malformed. */

@@ -47,6 +47,10 @@ export class KeyStore {
     return record === undefined ? undefined : { hash, record };
   }
 
+  has(hash: string): boolean {
+    return this.#records.has(hash);
+  }
+
   /** Whether the hash still grants exactly this record's scope. */
   stillGrants(hash: string, record: KeyRecord): boolean {
     const current = this.#records.get(hash);

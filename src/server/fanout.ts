@@ -13,8 +13,10 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { Feed } from "../scope/scope.js";
 
 export interface FanoutHooks {
-  /** Called for every valid event before it is published (resume bookkeeping, gap repair). */
-  beforePublish?(feed: Feed, decoded: DecodedEvent, msg: Msg): boolean;
+  /** Gap repair: decides when (and whether) a live event is published; absent on the direct path. */
+  continuity?: { accept(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void };
+  /** Resume: sees every event handed to a topic, to hold it for sockets still replaying. */
+  replayer?: { observe(topic: string, decoded: DecodedEvent): void };
 }
 
 export class Fanout implements FeedTransport {
@@ -31,6 +33,9 @@ export class Fanout implements FeedTransport {
     private readonly log: Logger,
   ) {}
 
+  /** Called when a feed's subscription ends. */
+  onUnsubscribe: (feed: Feed) => void = () => {};
+
   subscribe(feed: Feed): () => void {
     const sub = this.nc.subscribe(feed.subject, {
       callback: (err, msg) => {
@@ -41,7 +46,10 @@ export class Fanout implements FeedTransport {
         this.onMessage(feed, msg);
       },
     });
-    return () => sub.unsubscribe();
+    return () => {
+      sub.unsubscribe();
+      this.onUnsubscribe(feed);
+    };
   }
 
   flush(): Promise<void> {
@@ -51,12 +59,17 @@ export class Fanout implements FeedTransport {
   onMessage(feed: Feed, msg: Msg): void {
     const decoded = this.decode(msg);
     if (decoded === undefined) return;
-    if (this.hooks.beforePublish && !this.hooks.beforePublish(feed, decoded, msg)) return;
-    this.publish(feed.topic, decoded);
+    const continuity = this.hooks.continuity;
+    if (continuity !== undefined && decoded.event.seq !== undefined) {
+      continuity.accept(feed, decoded, msg.headers?.get("Nats-Last-Sequence"));
+    } else {
+      this.publish(feed.topic, decoded);
+    }
   }
 
   /** Hand one decoded event to uWS for every socket on the topic, and account for it. */
   publish(topic: string, decoded: DecodedEvent): void {
+    this.hooks.replayer?.observe(topic, decoded);
     const sockets = this.app.numSubscribers(topic);
     if (sockets === 0) return;
     this.app.publish(topic, decoded.frame, false, false);

@@ -159,6 +159,14 @@ export class Gateway {
     return status;
   }
 
+  /** Send several frames to one socket under one cork (replays). */
+  sendMany(ws: Socket, frames: readonly string[]): void {
+    if (ws.getUserData().state === "closed" || frames.length === 0) return;
+    ws.cork(() => {
+      for (const frame of frames) ws.send(frame, false, false);
+    });
+  }
+
   /** Close every socket authenticated with this key hash: the key was revoked or changed. */
   revoke(hash: string): void {
     const sockets = this.#byKey.get(hash);

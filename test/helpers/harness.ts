@@ -29,6 +29,26 @@ export async function startTestNats(options: { jetstream?: boolean } = {}): Prom
   };
 }
 
+/** Nodes started by this test file: a new key is usable once all of them have loaded it. */
+const liveNodes = new Set<GatewayNode>();
+
+async function knownEverywhere(hash: string): Promise<void> {
+  await Promise.all(
+    [...liveNodes].map(
+      (node) =>
+        new Promise<void>((resolve) => {
+          if (node.keyStore.has(hash)) return resolve();
+          const off = node.keyStore.on(() => {
+            if (node.keyStore.has(hash)) {
+              off();
+              resolve();
+            }
+          });
+        }),
+    ),
+  );
+}
+
 export interface TestNode {
   node: GatewayNode;
   url: string;
@@ -49,11 +69,15 @@ export async function startTestNode(nats: { url: string }, env: Record<string, s
     ...env,
   });
   const node = await startNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  liveNodes.add(node);
   return {
     node,
     url: `ws://127.0.0.1:${node.port}/ws`,
     http: `http://127.0.0.1:${node.port}`,
-    stop: () => node.shutdown("test"),
+    stop: () => {
+      liveNodes.delete(node);
+      return node.shutdown("test");
+    },
   };
 }
 
@@ -70,7 +94,11 @@ export async function startProducer(nats: { url: string }): Promise<Producer> {
   return {
     nc,
     kv,
-    key: async (input) => (await createKey(kv, input)).apiKey,
+    key: async (input) => {
+      const created = await createKey(kv, input);
+      await knownEverywhere(created.keyHash);
+      return created.apiKey;
+    },
     close: () => nc.close(),
   };
 }

@@ -1,0 +1,80 @@
+/**
+ * Reads stored events back from SMS_EVENTS: every event on the given live-subject filters with a
+ * sequence above `afterSeq`, in sequence order, decoded exactly like live ones. Used by resume
+ * (per socket) and by gap repair (per feed).
+ */
+import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeBusEvent, type DecodedEvent } from "../bus/event-decoder.js";
+import { InvalidEventError } from "../errors.js";
+import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "../scope/subjects.js";
+
+export type ReadResult = { type: "events"; events: DecodedEvent[] } | { type: "limit"; pending: number };
+
+const BATCH = 512;
+
+/** `sms.t.a.*` -> `in.sms.t.a.*`: the stored subject of a live filter. */
+export function storedFilter(liveFilter: string): string {
+  return `${DURABLE_PREFIX}${liveFilter.slice(LIVE_PREFIX.length)}`;
+}
+
+export class StreamReader {
+  readonly #js: JetStreamClient;
+
+  constructor(nc: NatsConnection) {
+    this.#js = jetstream(nc);
+  }
+
+  /**
+   * Events on `liveFilters` with seq > afterSeq, as stored when the read starts. Refuses (limit)
+   * when more than `max` are pending, before fetching any.
+   */
+  async read(liveFilters: readonly string[], afterSeq: number, max: number): Promise<ReadResult> {
+    const consumers = await Promise.all(
+      liveFilters.map((f) =>
+        this.#js.consumers.get(STREAM_NAME, {
+          filter_subjects: storedFilter(f),
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: afterSeq + 1,
+        }),
+      ),
+    );
+    const pendings = await Promise.all(consumers.map(async (c) => (await c.info()).num_pending));
+    const pending = pendings.reduce((a, b) => a + b, 0);
+    if (pending > max) {
+      await Promise.all(consumers.map((c) => c.delete().catch(() => false)));
+      return { type: "limit", pending };
+    }
+    const lists = await Promise.all(
+      consumers.map(async (consumer, i) => {
+        const out: DecodedEvent[] = [];
+        let remaining = pendings[i] as number;
+        while (remaining > 0) {
+          const batch = await consumer.fetch({ max_messages: Math.min(BATCH, remaining), expires: 2000 });
+          let got = 0;
+          for await (const m of batch) {
+            got++;
+            remaining--;
+            try {
+              out.push(decodeBusEvent(`${LIVE_PREFIX}${m.subject.slice(DURABLE_PREFIX.length)}`, m.data, m.seq));
+            } catch (err) {
+              if (!(err instanceof InvalidEventError)) throw err;
+            }
+            if (m.info.pending === 0) remaining = 0;
+            if (remaining === 0) break;
+          }
+          if (got === 0) break; // nothing more stored (purged meanwhile)
+        }
+        await consumer.delete().catch(() => false);
+        return out;
+      }),
+    );
+    return { type: "events", events: mergeBySeq(lists) };
+  }
+}
+
+/** Merge lists each sorted by seq into one sorted list. */
+export function mergeBySeq(lists: DecodedEvent[][]): DecodedEvent[] {
+  if (lists.length === 1) return lists[0] as DecodedEvent[];
+  return lists.flat().sort((a, b) => (a.event.seq ?? 0) - (b.event.seq ?? 0));
+}
