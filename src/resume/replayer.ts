@@ -19,8 +19,8 @@ import { resumedFrame, resumeFailedFrame, type ResumeFailure } from "../protocol
 import type { Gateway, Socket } from "../server/gateway.js";
 import { StreamReader } from "./stream-reader.js";
 
-/** Frames sent under one cork (one syscall) during a replay. */
-const SEND_BATCH = 64;
+/** Held live events few enough to send in the final synchronous block of a resume. */
+const FINAL_BLOCK = 64;
 
 interface Held {
   readonly topics: ReadonlySet<string>;
@@ -75,17 +75,13 @@ export class Replayer {
       const filters = (data.feeds ?? []).map((f) => f.subject);
       const result = await this.#reader.read(filters, request.seq, this.config.resumeMaxEvents);
       if (result.type === "limit") return this.#finish(gateway, ws, held, { failed: "limit" }, -1);
-      let lastSent = request.seq;
-      const events = result.events.filter((e) => (e.event.seq as number) > request.seq);
-      for (let i = 0; i < events.length; i += SEND_BATCH) {
-        if (ws.getUserData().state === "closed") return;
-        const batch = events.slice(i, i + SEND_BATCH);
-        gateway.sendMany(ws, batch.map((e) => e.frame));
-        lastSent = (batch.at(-1) as DecodedEvent).event.seq as number;
-        await this.#backpressure(ws);
-      }
+      const frames = result.events.filter((e) => (e.event.seq as number) > request.seq).map((e) => e.frame);
+      await this.#sendPaced(gateway, ws, frames);
+      if (ws.getUserData().state === "closed") return;
+      const lastSent = result.events.at(-1)?.event.seq ?? request.seq;
+      const lastHeld = await this.#drainHeld(gateway, ws, held, lastSent);
       this.metrics.eventsReplayed.inc(result.events.length);
-      this.#finish(gateway, ws, held, { replayed: result.events.length }, lastSent);
+      this.#finish(gateway, ws, held, { replayed: result.events.length }, lastHeld);
     } finally {
       this.#release();
     }
@@ -115,12 +111,29 @@ export class Replayer {
     gateway.goLive(ws);
   }
 
-  /** Wait while the socket's send buffer is above half the slow-consumer limit. */
-  async #backpressure(ws: Socket): Promise<void> {
-    const limit = this.config.maxBackpressureBytes / 2;
-    while (ws.getUserData().state !== "closed" && ws.getBufferedAmount() > limit) {
-      await new Promise((r) => setTimeout(r, 5));
+  /** Send frames without ever letting the socket's buffer pass half the slow-consumer limit. */
+  async #sendPaced(gateway: Gateway, ws: Socket, frames: readonly string[]): Promise<void> {
+    const budget = this.config.maxBackpressureBytes / 2;
+    let next = 0;
+    while (next < frames.length && ws.getUserData().state !== "closed") {
+      next = gateway.sendMany(ws, frames, next, budget);
+      if (next < frames.length) await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /**
+   * Live events held during a long replay can be many: send them paced too, while new ones keep
+   * arriving, until few enough remain for #finish to send in one synchronous block.
+   */
+  async #drainHeld(gateway: Gateway, ws: Socket, held: Held, lastSent: number): Promise<number> {
+    while (ws.getUserData().state !== "closed") {
+      const pending = held.events.filter((e) => e.event.seq === undefined || (e.event.seq as number) > lastSent);
+      if (pending.length <= FINAL_BLOCK) return lastSent;
+      held.events.length = 0;
+      await this.#sendPaced(gateway, ws, pending.map((e) => e.frame));
+      lastSent = pending.at(-1)?.event.seq ?? lastSent;
+    }
+    return lastSent;
   }
 
   #slot(): Promise<void> {

@@ -159,12 +159,17 @@ export class Gateway {
     return status;
   }
 
-  /** Send several frames to one socket under one cork (replays). */
-  sendMany(ws: Socket, frames: readonly string[]): void {
-    if (ws.getUserData().state === "closed" || frames.length === 0) return;
+  /**
+   * Send frames from `from` on, under one cork, while the socket's buffer stays under
+   * `budgetBytes`. Returns the index of the first frame not sent (frames.length when all were).
+   */
+  sendMany(ws: Socket, frames: readonly string[], from = 0, budgetBytes = Infinity): number {
+    if (ws.getUserData().state === "closed") return from;
+    let i = from;
     ws.cork(() => {
-      for (const frame of frames) ws.send(frame, false, false);
+      for (; i < frames.length && ws.getBufferedAmount() < budgetBytes; i++) ws.send(frames[i] as string, false, false);
     });
+    return i;
   }
 
   /** Close every socket authenticated with this key hash: the key was revoked or changed. */
@@ -197,9 +202,9 @@ export class Gateway {
   }
 
   /**
-   * uWS skips sockets over maxBackpressure silently. We give uWS twice the limit and close, with
-   * a documented code, every socket whose buffer passed the configured limit, so a slow reader
-   * is told (and can resume) instead of silently missing events.
+   * uWS skips sockets over maxBackpressure silently. Every 250 ms we close, with a documented
+   * code, each socket whose buffer passed the configured limit, so a slow reader is told (and can
+   * resume) instead of silently missing events. A loop over sockets, but off the event path.
    */
   #sweepSlowConsumers(): void {
     const limit = this.deps.config.maxBackpressureBytes;
@@ -229,7 +234,12 @@ export class Gateway {
       maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
       idleTimeout: config.idleTimeoutS,
       sendPingsAutomatically: true,
-      maxBackpressure: config.maxBackpressureBytes * 2,
+      // The sweep closes slow sockets at MAX_BACKPRESSURE_BYTES with 4429 (and counts them).
+      // uWS's own limit sits far above it, so the sweep gets there first, and uWS closes rather
+      // than skips: a socket must never miss a frame and receive the next (it would resume past
+      // the hole).
+      maxBackpressure: Math.max(config.maxBackpressureBytes * 16, 16 * 1024 * 1024),
+      closeOnBackpressureLimit: true as unknown as number,
       maxLifetime: config.maxLifetimeMin,
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),

@@ -30,11 +30,12 @@ export async function startTestNats(options: { jetstream?: boolean } = {}): Prom
 }
 
 /** Nodes started by this test file: a new key is usable once all of them have loaded it. */
-const liveNodes = new Set<GatewayNode>();
+const liveNodes = new Map<GatewayNode, string>();
 
-async function knownEverywhere(hash: string): Promise<void> {
+async function knownEverywhere(hash: string, natsUrl: string): Promise<void> {
+  const nodes = [...liveNodes].filter(([, url]) => url === natsUrl).map(([node]) => node);
   await Promise.all(
-    [...liveNodes].map(
+    nodes.map(
       (node) =>
         new Promise<void>((resolve) => {
           if (node.keyStore.has(hash)) return resolve();
@@ -69,7 +70,7 @@ export async function startTestNode(nats: { url: string }, env: Record<string, s
     ...env,
   });
   const node = await startNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
-  liveNodes.add(node);
+  liveNodes.set(node, nats.url);
   return {
     node,
     url: `ws://127.0.0.1:${node.port}/ws`,
@@ -96,7 +97,7 @@ export async function startProducer(nats: { url: string }): Promise<Producer> {
     kv,
     key: async (input) => {
       const created = await createKey(kv, input);
-      await knownEverywhere(created.keyHash);
+      await knownEverywhere(created.keyHash, nats.url);
       return created.apiKey;
     },
     close: () => nc.close(),

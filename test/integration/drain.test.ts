@@ -2,13 +2,11 @@
  * Graceful shutdown of a real `sms-ws serve` process: readiness turns 503 at once, new upgrades
  * are refused, sockets close with 1001 spread over the window, NATS drains, exit 0 in time.
  */
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../src/dev/embedded-nats.js";
+import { startNodeProcess } from "../helpers/node-process.js";
 import { TestClient } from "../helpers/client.js";
 import { startProducer, startTestNats, type TestNats } from "../helpers/harness.js";
 
-const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
 let nats: TestNats;
 
 beforeAll(async () => {
@@ -19,37 +17,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function startServe(env: Record<string, string>) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [CLI, "serve"], {
-    env: { ...process.env, NATS_URL: nats.url, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: { t: number; msg: string }[] = [];
-  let buffered = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        lines.push({ t: Date.now(), msg: (JSON.parse(line) as { msg: string }).msg });
-      } catch {
-        lines.push({ t: Date.now(), msg: line });
-      }
-    }
-  });
-  const exited = new Promise<{ code: number | null; t: number }>((resolve) => child.once("exit", (code) => resolve({ code, t: Date.now() })));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (lines.some((l) => l.msg === "gateway listening")) break;
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${JSON.stringify(lines)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { child, port, lines, exited, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
-}
-
 describe("graceful drain", () => {
   it("SIGTERM: 503 at once, upgrades refused, 1001 spread over the window, exit 0 in time", async () => {
     const producer = await startProducer(nats);
@@ -57,7 +24,7 @@ describe("graceful drain", () => {
     await producer.close();
     const delayMs = 600;
     const windowMs = 1500;
-    const serve = await startServe({ DRAIN_DELAY_MS: String(delayMs), DRAIN_WINDOW_MS: String(windowMs), SHUTDOWN_TIMEOUT_MS: "6000" });
+    const serve = await startNodeProcess(nats.url, { DRAIN_DELAY_MS: String(delayMs), DRAIN_WINDOW_MS: String(windowMs), SHUTDOWN_TIMEOUT_MS: "6000" });
     const clients = await Promise.all(Array.from({ length: 300 }, () => TestClient.authed(serve.url, key)));
     const closeTimes: number[] = [];
     for (const c of clients) c.ws.once("close", () => closeTimes.push(Date.now()));

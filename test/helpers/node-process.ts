@@ -1,0 +1,57 @@
+/** A gateway node as a real `sms-ws serve` process (for SIGKILL/SIGTERM tests). */
+import { spawn, type ChildProcess } from "node:child_process";
+import { freePort } from "../../src/dev/embedded-nats.js";
+
+const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+
+export interface NodeProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  http: string;
+  /** Log lines (pino msg) with the time they were read. */
+  lines: { t: number; msg: string }[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; t: number }>;
+}
+
+export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, "serve"], {
+    env: { ...process.env, NATS_URL: natsUrl, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: { t: number; msg: string }[] = [];
+  let buffered = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      let msg = line;
+      try {
+        msg = (JSON.parse(line) as { msg: string }).msg;
+      } catch {
+        // not a pino line
+      }
+      lines.push({ t: Date.now(), msg });
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; t: number }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal, t: Date.now() })),
+  );
+  const deadline = Date.now() + 15_000;
+  const ready = async (): Promise<boolean> => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  while (!(await ready())) {
+    if (child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(lines)}`);
+    if (Date.now() > deadline) throw new Error(`serve did not become ready: ${JSON.stringify(lines)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { child, port, lines, exited, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
+}
