@@ -25,6 +25,16 @@ export default defineConfig({
           pool: "forks",
         },
       },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          pool: "forks",
+        },
+      },
     ],
     coverage: {
       provider: "v8",

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// npm run test:faults: runs the fault and hostile-input suites (vitest project "faults") and
+// prints one summary table of what they injected and what was lost (must be 0).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const dir = mkdtempSync(join(tmpdir(), "smsws-faults-"));
+const report = join(dir, "report.jsonl");
+const run = spawnSync("npx", ["vitest", "run", "--project", "faults", ...process.argv.slice(2)], {
+  stdio: "inherit",
+  env: { ...process.env, FAULTS_REPORT: report },
+});
+const rows = existsSync(report) ? readFileSync(report, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+rmSync(dir, { recursive: true, force: true });
+
+const columns = ["scenario", "faults", "published", "delivered", "lost", "duplicated", "crashes"];
+const total = { scenario: "total" };
+for (const c of columns.slice(1)) total[c] = rows.reduce((n, r) => n + (r[c] ?? 0), 0);
+const table = [...rows, total];
+const line = (cells) => `| ${cells.join(" | ")} |`;
+console.log("\nFault and hostile-input summary\n");
+console.log(line(columns));
+console.log(line(columns.map((c, i) => (i === 0 ? "---" : "---:"))));
+for (const r of table) console.log(line(columns.map((c) => (c === "scenario" && r === total ? "**total**" : String(r[c] ?? 0)))));
+const bad = total.lost + total.duplicated + total.crashes;
+console.log(`\n${rows.length} scenarios; lost ${total.lost}, duplicated ${total.duplicated}, crashes ${total.crashes}`);
+process.exit(run.status !== 0 ? run.status ?? 1 : bad > 0 ? 1 : 0);
