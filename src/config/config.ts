@@ -111,7 +111,46 @@ export const settings = {
     "Send buffer above which a socket is closed as a slow consumer",
     integer(4096),
   ),
-  maxLifetimeMin: setting("MAX_LIFETIME_MIN", "0", "Close sockets older than this many minutes; 0 disables", integer(0, 240)),
+  maxLifetimeS: setting(
+    "MAX_LIFETIME_S",
+    "0",
+    "Close sockets (1001, clients resume) older than this many seconds; 0 disables",
+    integer(0, 30 * 86400),
+  ),
+  maxUnauthenticated: setting(
+    "MAX_UNAUTHENTICATED",
+    "10000",
+    "Sockets allowed to wait for authentication at once, in total (upgrades beyond: 503)",
+    integer(1),
+  ),
+  maxUnauthenticatedPerIp: setting(
+    "MAX_UNAUTHENTICATED_PER_IP",
+    "1000",
+    "Sockets one client address may have waiting for authentication (upgrades beyond: 429)",
+    integer(1),
+  ),
+  authFailuresPerIpPerMin: setting(
+    "AUTH_FAILURES_PER_IP_PER_MIN",
+    "30",
+    "Failed authentications per client address per minute before its upgrades get 429; 0 disables",
+    integer(0),
+  ),
+  trustedProxyHeader: setting(
+    "TRUSTED_PROXY_HEADER",
+    "",
+    "Header carrying the real client address (e.g. x-forwarded-for; last entry used). Set only behind a proxy that sets it",
+    (raw, name) => {
+      const v = raw.trim().toLowerCase();
+      if (v !== "" && !/^[a-z0-9-]+$/.test(v)) throw new ConfigError(name, raw, "an HTTP header name");
+      return v;
+    },
+  ),
+  maxConnectionsPerTenant: setting(
+    "MAX_CONNECTIONS_PER_TENANT",
+    "0",
+    "Authenticated sockets one tenant may hold on this node (beyond: auth_error, close 4429); 0 disables",
+    integer(0),
+  ),
   allowedOrigins: setting(
     "ALLOWED_ORIGINS",
     "*",

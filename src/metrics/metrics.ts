@@ -7,7 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 
 export type Role = "app" | "admin" | "none";
 export type ConnectionState = "authenticating" | "authenticated";
-export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked";
+export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked" | "tenant_limit";
 
 export function createMetrics(options: { tenants?: readonly string[]; defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
@@ -74,6 +74,12 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    upgradesRefused: new Counter({
+      name: "smsws_upgrades_refused_total",
+      help: "WebSocket upgrades refused before the handshake, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
     slowConsumerCloses: new Counter({
       name: "smsws_slow_consumer_closes_total",
       help: "Sockets closed because their send buffer passed MAX_BACKPRESSURE_BYTES",
@@ -115,7 +121,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     },
   };
   // Every known label value exists from the start, so rate() and alerts see a series at 0.
-  for (const outcome of ["ok", "invalid_key", "bad_request", "timeout", "revoked"] as const) metrics.auth.inc({ outcome }, 0);
+  for (const outcome of ["ok", "invalid_key", "bad_request", "timeout", "revoked", "tenant_limit"] as const) metrics.auth.inc({ outcome }, 0);
   for (const reason of ["decode", "bad_subject", "missing_field", "type_mismatch", "tenant_mismatch", "app_mismatch"]) {
     metrics.eventsRejected.inc({ reason }, 0);
   }

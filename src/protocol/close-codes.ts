@@ -15,7 +15,11 @@ export const CloseCode = {
   Forbidden: 4403,
   /** No auth message within AUTH_TIMEOUT_MS: reconnect and authenticate at once. */
   AuthTimeout: 4408,
-  /** Slow consumer: the socket's send buffer passed MAX_BACKPRESSURE_BYTES. Reconnect, resume. */
+  /**
+   * Too many or too slow: a slow consumer (send buffer passed MAX_BACKPRESSURE_BYTES) or the
+   * tenant's connection cap. Reconnect with backoff, resume.
+   */
+  TooMany: 4429,
   SlowConsumer: 4429,
 } as const;
 

@@ -24,4 +24,5 @@ export const AuthErrors = {
   invalidKey: "Invalid API key",
   revoked: "API key revoked",
   timeout: "Authentication timeout",
+  tenantLimit: "Too many connections for this tenant",
 } as const;

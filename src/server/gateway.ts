@@ -16,6 +16,7 @@ import type { ResumeRequest } from "../protocol/client-messages.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { AuthErrors, authErrorFrame, authOkFrame, PING_FRAME } from "../protocol/server-messages.js";
 import { feedsOf, scopeKey, type Feed, type Scope } from "../scope/scope.js";
+import { Admission, clientAddress } from "./admission.js";
 import type { Readiness } from "./readiness.js";
 
 /** Frames above this close the socket with 1009 (SPEC section 1). */
@@ -32,6 +33,9 @@ const PING_TOPIC = "$ping";
 export interface SocketData {
   readonly id: number;
   readonly ip: string;
+  readonly openedAt: number;
+  /** Counted by admission as waiting for authentication. */
+  awaitingAuth: boolean;
   state: "authenticating" | "subscribing" | "authenticated" | "closed";
   authTimer: NodeJS.Timeout | undefined;
   scope: Scope | undefined;
@@ -58,6 +62,7 @@ export interface GatewayDeps {
 
 export class Gateway {
   readonly app: TemplatedApp;
+  readonly admission: Admission;
   readonly #sockets = new Set<Socket>();
   readonly #byKey = new Map<string, Set<Socket>>();
   readonly #scopes = new Map<string, number>();
@@ -69,6 +74,7 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.app = uWS.App();
+    this.admission = new Admission(deps.config);
     this.#routes();
   }
 
@@ -197,24 +203,32 @@ export class Gateway {
     const { pingIntervalMs } = this.deps.config;
     this.#pingTimer = setInterval(() => this.app.publish(PING_TOPIC, PING_FRAME, false, false), pingIntervalMs);
     this.#pingTimer.unref();
-    this.#sweepTimer = setInterval(() => this.#sweepSlowConsumers(), 250);
+    this.#sweepTimer = setInterval(() => this.#sweep(), 250);
     this.#sweepTimer.unref();
   }
 
   /**
    * uWS skips sockets over maxBackpressure silently. Every 250 ms we close, with a documented
    * code, each socket whose buffer passed the configured limit, so a slow reader is told (and can
-   * resume) instead of silently missing events. A loop over sockets, but off the event path.
+   * resume) instead of silently missing events; and sockets past MAX_LIFETIME_S, with 1001. A loop
+   * over sockets, but off the event path.
    */
-  #sweepSlowConsumers(): void {
+  #sweep(): void {
     const limit = this.deps.config.maxBackpressureBytes;
+    const lifetimeMs = this.deps.config.maxLifetimeS * 1000;
+    const now = Date.now();
     for (const ws of this.#sockets) {
-      if (ws.getUserData().state !== "closed" && ws.getBufferedAmount() > limit) {
+      const data = ws.getUserData();
+      if (data.state === "closed") continue;
+      if (ws.getBufferedAmount() > limit) {
         this.deps.metrics.slowConsumerCloses.inc();
-        this.deps.log.debug({ socket: ws.getUserData().id }, "slow consumer closed");
+        this.deps.log.debug({ socket: data.id }, "slow consumer closed");
         this.close(ws, CloseCode.SlowConsumer, "slow consumer");
+      } else if (lifetimeMs > 0 && now - data.openedAt > lifetimeMs) {
+        this.close(ws, CloseCode.GoingAway, "max lifetime reached");
       }
     }
+    this.admission.sweep();
   }
 
   #routes(): void {
@@ -240,11 +254,11 @@ export class Gateway {
       // the hole).
       maxBackpressure: Math.max(config.maxBackpressureBytes * 16, 16 * 1024 * 1024),
       closeOnBackpressureLimit: true as unknown as number,
-      maxLifetime: config.maxLifetimeMin,
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => {
         this.#sockets.add(ws);
+        this.#awaitAuth(ws.getUserData());
         metrics.connectionsOpened.inc();
         metrics.connections.inc({ role: "none", state: "authenticating" });
         const data = ws.getUserData();
@@ -265,19 +279,22 @@ export class Gateway {
     const key = req.getHeader("sec-websocket-key");
     const protocol = req.getHeader("sec-websocket-protocol");
     const extensions = req.getHeader("sec-websocket-extensions");
-    const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
-    if (this.#draining) {
-      res.cork(() => res.writeStatus("503 Service Unavailable").end("draining"));
-      return;
-    }
-    if (!this.#originAllowed(origin)) {
-      this.deps.log.debug({ ip, origin }, "upgrade refused: origin");
-      res.cork(() => res.writeStatus("403 Forbidden").end("origin not allowed"));
-      return;
-    }
+    const header = this.deps.config.trustedProxyHeader;
+    const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), header === "" ? "" : req.getHeader(header));
+    const refuse = (status: string, reason: string): void => {
+      this.deps.metrics.upgradesRefused.inc({ reason });
+      this.deps.log.debug({ ip, origin, reason }, "upgrade refused");
+      res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain").end(reason.replaceAll("_", " ")));
+    };
+    if (this.#draining) return refuse("503 Service Unavailable", "draining");
+    if (!this.#originAllowed(origin)) return refuse("403 Forbidden", "origin");
+    const refusal = this.admission.refuseUpgrade(ip);
+    if (refusal !== undefined) return refuse(refusal.status, refusal.reason);
     const data: SocketData = {
       id: this.#nextId++,
       ip,
+      openedAt: Date.now(),
+      awaitingAuth: false,
       state: "authenticating",
       authTimer: undefined,
       scope: undefined,
@@ -306,11 +323,19 @@ export class Gateway {
     clearTimeout(data.authTimer);
     const { metrics, log } = this.deps;
     const decision = authenticate(message, isBinary, this.deps.keys);
+    this.#authSettled(data);
     if (decision.type === "reject") {
+      this.admission.authFailed(data.ip);
       metrics.auth.inc({ outcome: decision.outcome });
       log.debug({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
       ws.send(authErrorFrame(decision.error), false, false);
       this.close(ws, decision.closeCode, decision.error);
+      return;
+    }
+    if (decision.scope.role === "app" && !this.admission.joinTenant(decision.scope.tenantId)) {
+      metrics.auth.inc({ outcome: "tenant_limit" });
+      ws.send(authErrorFrame(AuthErrors.tenantLimit), false, false);
+      this.close(ws, CloseCode.TooMany, AuthErrors.tenantLimit);
       return;
     }
     data.state = "subscribing";
@@ -348,6 +373,7 @@ export class Gateway {
   #authTimeout(ws: Socket): void {
     const data = ws.getUserData();
     if (data.state !== "authenticating") return;
+    this.admission.authFailed(data.ip);
     this.deps.metrics.auth.inc({ outcome: "timeout" });
     ws.cork(() => {
       ws.send(authErrorFrame(AuthErrors.timeout), false, false);
@@ -364,6 +390,7 @@ export class Gateway {
     this.#sockets.delete(ws);
     metrics.connectionsClosed.inc({ code: String(data.closedBy ?? code) });
     if (wasAuthenticated && data.scope !== undefined && data.feeds !== undefined) {
+      if (data.scope.role === "app") this.admission.leaveTenant(data.scope.tenantId);
       metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
       this.deps.feeds.release(data.feeds);
       this.#countScope(data.scope, -1);
@@ -371,8 +398,21 @@ export class Gateway {
       this.metricsGauges();
     } else {
       metrics.connections.dec({ role: "none", state: "authenticating" });
+      // Closed before its first message was decided (timeout, client gone).
+      this.#authSettled(data);
     }
     log.debug({ socket: data.id, code: data.closedBy ?? code }, "socket closed");
+  }
+
+  #awaitAuth(data: SocketData): void {
+    data.awaitingAuth = true;
+    this.admission.opened(data.ip);
+  }
+
+  #authSettled(data: SocketData): void {
+    if (!data.awaitingAuth) return;
+    data.awaitingAuth = false;
+    this.admission.settled(data.ip);
   }
 
   metricsGauges(): void {

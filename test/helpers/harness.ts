@@ -67,6 +67,9 @@ export async function startTestNode(nats: { url: string }, env: Record<string, s
     DRAIN_DELAY_MS: "0",
     DRAIN_WINDOW_MS: "0",
     SHUTDOWN_TIMEOUT_MS: "5000",
+    // Every test client comes from 127.0.0.1: abuse limits are tested on their own.
+    MAX_UNAUTHENTICATED_PER_IP: "100000",
+    AUTH_FAILURES_PER_IP_PER_MIN: "0",
     ...env,
   });
   const node = await startNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));

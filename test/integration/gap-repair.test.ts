@@ -8,6 +8,7 @@ import { publishEvent } from "../../src/publisher/index.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { pollUntil } from "../helpers/poll.js";
 
 let nats: TestNats;
 let proxy: TcpProxy;
@@ -28,13 +29,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("gap repair", () => {
   it("delivers the events published while the node was cut off from NATS, once, in order", async () => {
@@ -52,10 +46,10 @@ describe("gap repair", () => {
 
     proxy.block(true);
     proxy.cut();
-    await until(async () => (await metricValue(node.node, "smsws_nats_connected")) === 0);
+    await pollUntil(async () => (await metricValue(node.node, "smsws_nats_connected")) === 0);
     for (let i = 0; i < 20; i++) await publish(`while-cut-${i}`);
     proxy.block(false);
-    await until(async () => (await metricValue(node.node, "smsws_nats_connected")) === 1);
+    await pollUntil(async () => (await metricValue(node.node, "smsws_nats_connected")) === 1);
     for (let i = 0; i < 5; i++) await publish(`after-${i}`);
 
     await app.waitForEvents(ids.length, 15_000);
@@ -75,7 +69,7 @@ describe("gap repair", () => {
     await c.waitForEvents(1);
     proxy.block(true);
     proxy.cut();
-    await until(async () => (await metricValue(node.node, "smsws_nats_connected")) === 0);
+    await pollUntil(async () => (await metricValue(node.node, "smsws_nats_connected")) === 0);
     for (let i = 1; i <= 10; i++) {
       await publishEvent(producer.nc, { type: "sms_status", messageId: `h${i}`, tenantId: "Ht", appId: "Ha", status: "sent" });
     }

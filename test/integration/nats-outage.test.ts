@@ -6,6 +6,7 @@ import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embe
 import { publishSmsStatus } from "../../src/publisher/index.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNode, type TestNode } from "../helpers/harness.js";
+import { pollUntil } from "../helpers/poll.js";
 
 const storeDir = mkdtempSync(join(tmpdir(), "smsws-outage-"));
 let nats: EmbeddedNats | undefined;
@@ -22,13 +23,6 @@ async function readyz(n: TestNode): Promise<{ status: number; body: unknown }> {
   return { status: res.status, body: await res.json() };
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("NATS outage", () => {
   it("readiness follows the connection; sockets stay; delivery resumes after the server returns", async () => {
@@ -43,14 +37,14 @@ describe("NATS outage", () => {
 
     await nats.stop();
     const n = node;
-    await until(async () => (await readyz(n)).status === 503);
+    await pollUntil(async () => (await readyz(n)).status === 503);
     expect((await readyz(n)).body).toEqual({ status: "not_ready", reasons: ["nats_disconnected"] });
     expect(await metricValue(n.node, "smsws_nats_connected")).toBe(0);
     expect((await fetch(`${n.http}/healthz`)).status).toBe(200);
     expect(c.closed).toBeUndefined();
 
     nats = await startNatsServer({ port, storeDir });
-    await until(async () => (await readyz(n)).status === 200);
+    await pollUntil(async () => (await readyz(n)).status === 200);
     expect(await metricValue(n.node, "smsws_nats_reconnects_total")).toBeGreaterThanOrEqual(1);
     const p2 = await startProducer(nats);
     await publishSmsStatus(p2.nc, { messageId: "after", tenantId: "To", appId: "Ao", status: "sent" });

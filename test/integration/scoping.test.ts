@@ -8,6 +8,7 @@ import { scopeAllows, type Scope } from "../../src/scope/scope.js";
 import { TestClient } from "../helpers/client.js";
 import { startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
 import { seededRandom } from "../helpers/random.js";
+import { pollUntil } from "../helpers/poll.js";
 
 let nats: TestNats;
 let nodes: TestNode[];
@@ -125,10 +126,10 @@ describe("two nodes and subscriptions", () => {
     expect(await mine()).toEqual(["sms.T6.A6.*", "sms.T6._.*"]);
     c1.close();
     await c1.waitClosed();
-    await waitUntil(async () => n1.node.gateway.socketCount === countOpen([c2]));
+    await pollUntil(async () => n1.node.gateway.socketCount === countOpen([c2]));
     expect(await mine()).toEqual(["sms.T6.A6.*", "sms.T6._.*"]);
     c2.close();
-    await waitUntil(async () => (await mine()).length === 0);
+    await pollUntil(async () => (await mine()).length === 0);
     expect(await mine()).toEqual([]);
   });
 
@@ -137,7 +138,7 @@ describe("two nodes and subscriptions", () => {
     const admin = await TestClient.authed(n2.url, await producer.key({ role: "admin" }));
     expect((await nats.subscriptions()).filter((s) => s === "sms.>")).toHaveLength(1);
     admin.close();
-    await waitUntil(async () => !(await nats.subscriptions()).includes("sms.>"));
+    await pollUntil(async () => !(await nats.subscriptions()).includes("sms.>"));
   });
 });
 
@@ -145,10 +146,3 @@ function countOpen(clients: TestClient[]): number {
   return clients.filter((c) => c.closed === undefined).length;
 }
 
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

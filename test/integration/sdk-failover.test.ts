@@ -11,6 +11,7 @@ import { publishEvent } from "../../src/publisher/index.js";
 import { startProducer, startTestNats, type Producer, type TestNats } from "../helpers/harness.js";
 import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { pollUntil } from "../helpers/poll.js";
 
 let nats: TestNats;
 let producer: Producer;
@@ -43,13 +44,6 @@ interface Tracked {
   events: SmsEvent[];
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function scenario(options: { clients: number; scopes: number; resume: boolean; rate: number; durationMs: number }) {
   const [n1, n2] = [await node(), await node()];
@@ -72,7 +66,7 @@ async function scenario(options: { clients: number; scopes: number; resume: bool
     client.on("event", (e) => t.events.push(e));
     tracked.push(t);
   }
-  await until(() => tracked.every((t) => t.client.state === "live"), 20_000, "all clients live");
+  await pollUntil(() => tracked.every((t) => t.client.state === "live"), 20_000, "all clients live");
 
   // Steady producer: round-robin over the scopes, acked by JetStream.
   const published: string[][] = Array.from({ length: options.scopes }, () => []);
@@ -131,7 +125,7 @@ describe("SDK clients across node failures", () => {
     const { tracked, published, count, nodes, lb } = await scenario({ clients: 300, scopes: 10, resume: true, rate: 500, durationMs: 6000 });
     expect(count).toBeGreaterThan(2000);
     const expectedTotal = tracked.reduce((n, t) => n + (published[t.scope] as string[]).length, 0);
-    await until(() => tracked.reduce((n, t) => n + t.events.length, 0) >= expectedTotal, 30_000, "every event delivered");
+    await pollUntil(() => tracked.reduce((n, t) => n + t.events.length, 0) >= expectedTotal, 30_000, "every event delivered");
     const result = tally(tracked, published);
     expect(result).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
     for (const t of tracked) t.client.close();

@@ -14,19 +14,13 @@ import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { publishEvent } from "../../src/publisher/index.js";
 import { startProducer, startTestNode, type Producer, type TestNode } from "../helpers/harness.js";
+import { pollUntil } from "../helpers/poll.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Publish until acknowledged, with a stable eventId so a retry is stored once. */
 async function publishAcked(producer: Producer, id: string, tenantId: string): Promise<void> {
@@ -68,7 +62,7 @@ describe("SDK resume", () => {
     });
     const key = await producer.key({ role: "app", tenantId: "Nr", appId: "app" });
     const clients = Array.from({ length: 30 }, () => sdk(node.url, key));
-    await until(() => clients.every((c) => c.client.state === "live"), 10_000, "live");
+    await pollUntil(() => clients.every((c) => c.client.state === "live"), 10_000, "live");
     const ids: string[] = [];
     for (let i = 0; i < 100; i++) ids.push(`a${i}`);
     for (const id of ids) await publishAcked(producer, id, "Nr");
@@ -84,7 +78,7 @@ describe("SDK resume", () => {
       ids.push(`c${i}`);
       await publishAcked(producer, `c${i}`, "Nr");
     }
-    await until(() => clients.every((c) => c.events.length >= ids.length), 20_000, "all events");
+    await pollUntil(() => clients.every((c) => c.events.length >= ids.length), 20_000, "all events");
     for (const c of clients) {
       exactlyOnceInOrder(c.events, ids);
       c.client.close();
@@ -109,7 +103,7 @@ describe("SDK resume", () => {
       }
     }
     const slow = sdk(node.url, key, { WebSocket: Recording as never });
-    await until(() => slow.client.state === "live", 5000, "live");
+    await pollUntil(() => slow.client.state === "live", 5000, "live");
     const tcp = (sockets[0] as unknown as { _socket: Socket })._socket;
     tcp.pause();
     const big = "x".repeat(32 * 1024);
@@ -119,9 +113,9 @@ describe("SDK resume", () => {
       ids.push(id);
       await publishEvent(producer.nc, { type: "sms_status", eventId: id, messageId: id, tenantId: "Sc", appId: "app", status: "sent", error: big });
     }
-    await until(() => node.node.gateway.socketCount === 0, 10_000, "slow consumer closed");
+    await pollUntil(() => node.node.gateway.socketCount === 0, 10_000, "slow consumer closed");
     tcp.resume();
-    await until(() => slow.events.length >= ids.length, 20_000, "all events after resume");
+    await pollUntil(() => slow.events.length >= ids.length, 20_000, "all events after resume");
     exactlyOnceInOrder(slow.events, ids);
     expect(sockets.length).toBeGreaterThanOrEqual(2);
     slow.client.close();
@@ -138,17 +132,17 @@ describe("SDK resume", () => {
     });
     const key = await producer.key({ role: "app", tenantId: "Off", appId: "app" });
     const first = sdk(node.url, key);
-    await until(() => first.client.state === "live", 5000, "live");
+    await pollUntil(() => first.client.state === "live", 5000, "live");
     const ids = Array.from({ length: 50 }, (_, i) => `o${i}`);
     for (const id of ids.slice(0, 10)) await publishAcked(producer, id, "Off");
-    await until(() => first.events.length === 10, 5000, "first events");
+    await pollUntil(() => first.events.length === 10, 5000, "first events");
     const saved = first.client.position;
     first.client.close();
     for (const id of ids.slice(10, 40)) await publishAcked(producer, id, "Off");
     const second = sdk(node.url, key, { resumeFrom: saved });
-    await until(() => second.client.state === "live", 5000, "live again");
+    await pollUntil(() => second.client.state === "live", 5000, "live again");
     for (const id of ids.slice(40)) await publishAcked(producer, id, "Off");
-    await until(() => second.events.length >= 40, 10_000, "missed and new events");
+    await pollUntil(() => second.events.length >= 40, 10_000, "missed and new events");
     exactlyOnceInOrder([...first.events, ...second.events], ids);
     second.client.close();
   });

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, it, expect } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { acceptedEnv, loadConfig, settings, type Config } from "../../src/config/config.js";
+import { createMetrics } from "../../src/metrics/metrics.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -21,28 +22,15 @@ const READY_PATH = "/readyz";
 const HEALTH_PATH = "/healthz";
 const METRICS_PATH = "/metrics";
 
-/** Every metric the gateway exports, with its labels (histograms also expose _bucket/_sum/_count). */
-const GATEWAY_METRICS: Readonly<Record<string, readonly string[]>> = {
-  smsws_connections: ["role", "state"],
-  smsws_connections_opened_total: [],
-  smsws_connections_closed_total: ["code"],
-  smsws_auth_total: ["outcome"],
-  smsws_events_received_total: ["kind"],
-  smsws_events_delivered_total: ["tenant"],
-  smsws_events_rejected_total: ["reason"],
-  smsws_fanout_latency_seconds: [],
-  smsws_slow_consumer_closes_total: [],
-  smsws_nats_connected: [],
-  smsws_nats_reconnects_total: [],
-  smsws_active_scopes: [],
-  smsws_nats_subscriptions: [],
-  smsws_keys: [],
-  smsws_keys_last_update_timestamp_seconds: [],
-  smsws_draining: [],
-  smsws_ready: [],
-};
-const GATEWAY_HISTOGRAMS = ["smsws_fanout_latency_seconds"];
-const AUTH_OUTCOMES = ["ok", "invalid_key", "bad_request", "timeout", "revoked"];
+/** Every metric the gateway exports, with its labels, read from the node's own registry. */
+const gatewayRegistry = createMetrics({ defaultMetrics: false }).registry;
+const gatewayJson = await gatewayRegistry.getMetricsAsJSON();
+const GATEWAY_METRICS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  gatewayRegistry.getMetricsAsArray().map((m) => [m.name, (m as unknown as { labelNames: string[] }).labelNames]),
+);
+const GATEWAY_HISTOGRAMS = gatewayJson.filter((m) => String(m.type) === "histogram").map((m) => m.name);
+/** Auth outcomes the node reports (every one is initialised at zero). */
+const AUTH_OUTCOMES = (gatewayJson.find((m) => m.name === "smsws_auth_total")?.values ?? []).map((v) => String(v.labels.outcome));
 /** Labels Prometheus attaches to every scraped series (target labels). */
 const TARGET_LABELS = ["namespace", "pod", "job", "instance", "service", "container", "endpoint", "le"];
 

@@ -22,7 +22,7 @@ describe("metrics", () => {
       ["app_mismatch", "bad_subject", "decode", "missing_field", "tenant_mismatch", "type_mismatch"],
     );
     expect((await series(m, "smsws_auth_total")).map((v) => v.labels.outcome).sort()).toEqual(
-      ["bad_request", "invalid_key", "ok", "revoked", "timeout"],
+      ["bad_request", "invalid_key", "ok", "revoked", "tenant_limit", "timeout"],
     );
     m.received("status");
     expect((await series(m, "smsws_events_received_total")).find((v) => v.labels.kind === "status")?.value).toBe(1);
