@@ -8,7 +8,6 @@ import uWS from "uWebSockets.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { FeedRegistry } from "../bus/feed-registry.js";
 import type { Config } from "../config/config.js";
-import type { KeyRecord } from "../keys/key-record.js";
 import { hashPrefix } from "../keys/key-record.js";
 import type { Metrics, Role } from "../metrics/metrics.js";
 import { authenticate, type KeyLookup } from "../protocol/authenticate.js";
@@ -41,7 +40,6 @@ export interface SocketData {
   scope: Scope | undefined;
   feeds: readonly Feed[] | undefined;
   keyHash: string | undefined;
-  record: KeyRecord | undefined;
   /** Set when the node closed the socket, so the close handler counts it under the right code. */
   closedBy: number | undefined;
 }
@@ -65,7 +63,8 @@ export class Gateway {
   readonly admission: Admission;
   readonly #sockets = new Set<Socket>();
   readonly #byKey = new Map<string, Set<Socket>>();
-  readonly #scopes = new Map<string, number>();
+  /** Sockets per scope, with the scope's feeds: shared by all its sockets (memory per socket). */
+  readonly #scopes = new Map<string, { count: number; scope: Scope; feeds: readonly Feed[] }>();
   #nextId = 1;
   #listenSocket: uWS.us_listen_socket | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -300,7 +299,6 @@ export class Gateway {
       scope: undefined,
       feeds: undefined,
       keyHash: undefined,
-      record: undefined,
       closedBy: undefined,
     };
     res.cork(() => res.upgrade(data, key, protocol, extensions, context));
@@ -321,6 +319,7 @@ export class Gateway {
     // After authentication: unknown types and second auth messages are ignored (forward compat).
     if (data.state !== "authenticating") return;
     clearTimeout(data.authTimer);
+    data.authTimer = undefined;
     const { metrics, log } = this.deps;
     const decision = authenticate(message, isBinary, this.deps.keys);
     this.#authSettled(data);
@@ -338,13 +337,12 @@ export class Gateway {
       this.close(ws, CloseCode.TooMany, AuthErrors.tenantLimit);
       return;
     }
+    const shared = this.#joinScope(decision.scope);
     data.state = "subscribing";
-    data.scope = decision.scope;
+    data.scope = shared.scope;
     data.keyHash = decision.hash;
-    data.record = decision.record;
-    data.feeds = feedsOf(decision.scope);
+    data.feeds = shared.feeds;
     this.#trackKey(ws, decision.hash);
-    this.#countScope(decision.scope, +1);
     metrics.connections.dec({ role: "none", state: "authenticating" });
     metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
     metrics.auth.inc({ outcome: "ok" });
@@ -393,7 +391,7 @@ export class Gateway {
       if (data.scope.role === "app") this.admission.leaveTenant(data.scope.tenantId);
       metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
       this.deps.feeds.release(data.feeds);
-      this.#countScope(data.scope, -1);
+      this.#leaveScope(data.scope);
       if (data.keyHash !== undefined) this.#untrackKey(ws, data.keyHash);
       this.metricsGauges();
     } else {
@@ -433,12 +431,20 @@ export class Gateway {
     if (set.size === 0) this.#byKey.delete(hash);
   }
 
-  #countScope(scope: Scope, delta: number): void {
+  #joinScope(scope: Scope): { scope: Scope; feeds: readonly Feed[] } {
     const key = scopeKey(scope);
-    const n = (this.#scopes.get(key) ?? 0) + delta;
-    if (n <= 0) this.#scopes.delete(key);
-    else this.#scopes.set(key, n);
+    let entry = this.#scopes.get(key);
+    if (entry === undefined) this.#scopes.set(key, (entry = { count: 0, scope, feeds: feedsOf(scope) }));
+    entry.count++;
+    return entry;
   }
+
+  #leaveScope(scope: Scope): void {
+    const key = scopeKey(scope);
+    const entry = this.#scopes.get(key);
+    if (entry !== undefined && --entry.count <= 0) this.#scopes.delete(key);
+  }
+
 }
 
 export type { Role };
