@@ -122,7 +122,7 @@ function statOf(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
+    return { ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]), userTicks: Number(rest[11]) };
   } catch {
     return null;
   }
@@ -151,6 +151,13 @@ export function tree(pid) {
 export function cpuMs(pids) {
   let ticks = 0;
   for (const root of pids) for (const p of tree(root)) ticks += statOf(p)?.cpuTicks ?? 0;
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** User-space CPU ms only (the rest of cpuMs is kernel time: syscalls, and on loopback the receiver's TCP path too). */
+export function userCpuMs(pids) {
+  let ticks = 0;
+  for (const root of pids) for (const p of tree(root)) ticks += statOf(p)?.userTicks ?? 0;
   return (ticks * 1000) / CLK_TCK;
 }
 
