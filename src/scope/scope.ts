@@ -21,7 +21,10 @@ function appFeed(tenantId: string, appToken: string): Feed {
   return { subject: `${LIVE_PREFIX}.${tenantId}.${appToken}.*`, topic: `${tenantId}.${appToken}` };
 }
 
-/** The feeds a socket of this scope receives: its app's events and its tenant's tenant-wide ones. */
+/**
+ * The feeds a socket of this scope receives: its app's events and its tenant's tenant-wide ones.
+ * The last feed is the one every socket of the tenant shares (the gateway pings through it).
+ */
 export function feedsOf(scope: Scope): readonly Feed[] {
   if (scope.role === "admin") return [ADMIN_FEED];
   return [appFeed(scope.tenantId, scope.appId), appFeed(scope.tenantId, TENANT_WIDE_APP)];

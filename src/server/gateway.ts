@@ -26,8 +26,6 @@ export const MAX_CLIENT_FRAME_BYTES = 4096;
  * is cut off by uWS (the client sees 1006).
  */
 const UWS_MAX_PAYLOAD_BYTES = 64 * 1024;
-/** Topic every authenticated socket joins: one publish sends the heartbeat to all. */
-const PING_TOPIC = "$ping";
 
 export interface SocketData {
   readonly id: number;
@@ -62,7 +60,6 @@ export class Gateway {
   readonly app: TemplatedApp;
   readonly admission: Admission;
   readonly #sockets = new Set<Socket>();
-  readonly #byKey = new Map<string, Set<Socket>>();
   /** Sockets per scope, with the scope's feeds: shared by all its sockets (memory per socket). */
   readonly #scopes = new Map<string, { count: number; scope: Scope; feeds: readonly Feed[] }>();
   #nextId = 1;
@@ -177,11 +174,15 @@ export class Gateway {
     return i;
   }
 
-  /** Close every socket authenticated with this key hash: the key was revoked or changed. */
+  /**
+   * Close every socket authenticated with this key hash: the key was revoked or changed. A scan
+   * of all sockets, which a revocation (rare) can afford; an index per key would cost memory on
+   * every socket.
+   */
   revoke(hash: string): void {
-    const sockets = this.#byKey.get(hash);
-    if (sockets === undefined) return;
-    for (const ws of [...sockets]) {
+    for (const ws of this.#sockets) {
+      const data = ws.getUserData();
+      if (data.keyHash !== hash || data.state === "closed" || data.state === "authenticating") continue;
       this.deps.metrics.auth.inc({ outcome: "revoked" });
       ws.cork(() => {
         ws.send(authErrorFrame(AuthErrors.revoked), false, false);
@@ -195,12 +196,22 @@ export class Gateway {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
     for (const feed of data.feeds) ws.subscribe(feed.topic);
-    ws.subscribe(PING_TOPIC);
+  }
+
+  /**
+   * The JSON heartbeat, without a topic of its own (a topic subscription costs memory on every
+   * socket): every app socket is on its tenant's tenant-wide topic, every admin socket on the
+   * admin topic, so one publish per tenant reaches each authenticated socket exactly once.
+   */
+  #ping(): void {
+    const topics = new Set<string>();
+    for (const { feeds } of this.#scopes.values()) topics.add((feeds.at(-1) as Feed).topic);
+    for (const topic of topics) this.app.publish(topic, PING_FRAME, false, false);
   }
 
   #startTimers(): void {
     const { pingIntervalMs } = this.deps.config;
-    this.#pingTimer = setInterval(() => this.app.publish(PING_TOPIC, PING_FRAME, false, false), pingIntervalMs);
+    this.#pingTimer = setInterval(() => this.#ping(), pingIntervalMs);
     this.#pingTimer.unref();
     this.#sweepTimer = setInterval(() => this.#sweep(), 250);
     this.#sweepTimer.unref();
@@ -342,7 +353,6 @@ export class Gateway {
     data.scope = shared.scope;
     data.keyHash = decision.hash;
     data.feeds = shared.feeds;
-    this.#trackKey(ws, decision.hash);
     metrics.connections.dec({ role: "none", state: "authenticating" });
     metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
     metrics.auth.inc({ outcome: "ok" });
@@ -392,7 +402,6 @@ export class Gateway {
       metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
       this.deps.feeds.release(data.feeds);
       this.#leaveScope(data.scope);
-      if (data.keyHash !== undefined) this.#untrackKey(ws, data.keyHash);
       this.metricsGauges();
     } else {
       metrics.connections.dec({ role: "none", state: "authenticating" });
@@ -416,19 +425,6 @@ export class Gateway {
   metricsGauges(): void {
     this.deps.metrics.activeScopes.set(this.#scopes.size);
     this.deps.metrics.natsSubscriptions.set(this.deps.feeds.size);
-  }
-
-  #trackKey(ws: Socket, hash: string): void {
-    let set = this.#byKey.get(hash);
-    if (set === undefined) this.#byKey.set(hash, (set = new Set()));
-    set.add(ws);
-  }
-
-  #untrackKey(ws: Socket, hash: string): void {
-    const set = this.#byKey.get(hash);
-    if (set === undefined) return;
-    set.delete(ws);
-    if (set.size === 0) this.#byKey.delete(hash);
   }
 
   #joinScope(scope: Scope): { scope: Scope; feeds: readonly Feed[] } {

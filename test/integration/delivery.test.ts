@@ -109,9 +109,17 @@ describe("event delivery", () => {
   it("sends {type:ping} on the configured interval", async () => {
     const key = await producer.key({ role: "app", tenantId: "t_ping", appId: "a_ping" });
     const c = await TestClient.authed(node.url, key);
-    await c.until(() => c.frames.filter((f) => f.type === "ping").length >= 2, 3000, "two pings");
-    expect(c.raw.filter((r) => r.includes("ping"))[0]).toBe('{"type":"ping"}');
-    c.close();
+    const sibling = await TestClient.authed(node.url, await producer.key({ role: "app", tenantId: "t_ping", appId: "b_ping" }));
+    const admin = await TestClient.authed(node.url, await producer.key({ role: "admin" }));
+    for (const client of [c, sibling, admin]) {
+      await client.until(() => client.frames.filter((f) => f.type === "ping").length >= 2, 3000, "two pings");
+      expect(client.raw.filter((r) => r.includes("ping"))[0]).toBe('{"type":"ping"}');
+    }
+    // Exactly one ping per interval per socket, even with two apps of the tenant on the node.
+    const pings = (client: TestClient) => client.frames.filter((f) => f.type === "ping").length;
+    expect(Math.abs(pings(c) - pings(sibling))).toBeLessThanOrEqual(1);
+    expect(Math.abs(pings(c) - pings(admin))).toBeLessThanOrEqual(1);
+    for (const client of [c, sibling, admin]) client.close();
   });
 
   it("drops and counts bad bus payloads while good events still flow", async () => {
