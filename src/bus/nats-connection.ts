@@ -19,6 +19,7 @@ export interface BusConnection {
 }
 
 export async function connectBus(config: Config, log: Logger, name: string): Promise<BusConnection> {
+  log.info({ servers: config.natsServers }, "connecting to NATS (retrying until it answers)");
   const nc = await connect({
     servers: [...config.natsServers],
     name,

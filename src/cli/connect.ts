@@ -4,6 +4,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
 
 export async function cliConnect(config: Config): Promise<NatsConnection> {
+  try {
+    return await connectOnce(config);
+  } catch (err) {
+    throw new Error(`cannot connect to NATS at ${config.natsServers.join(",")} (set NATS_URL): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function connectOnce(config: Config): Promise<NatsConnection> {
   return connect({
     servers: [...config.natsServers],
     name: "sms-ws-cli",
