@@ -21,7 +21,7 @@ import { seededRandom } from "../helpers/random.js";
 import { closePayload, encodeFrame, Opcode, RawWs, type FrameSpec, type UpgradeOptions } from "./raw-ws.js";
 import { recordFaults } from "./report.js";
 
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CASES = Number(process.env.FUZZ_CASES ?? 4000);
 const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 60_000);
 const CONCURRENCY = 48;
