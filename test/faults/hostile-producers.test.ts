@@ -352,6 +352,7 @@ describe("hostile producers", () => {
     };
     let delivered = 0;
     let lost = 0;
+    const byPath = { direct: { delivered: 0, lost: 0, duplicated: 0 }, durable: { delivered: 0, lost: 0, duplicated: 0 } };
     let duplicated = 0;
     const ambiguousSeen = new Map<string, Set<number>>();
     for (const [wi, w] of watchers.entries()) {
@@ -386,6 +387,11 @@ describe("hostile producers", () => {
       const missing = want.filter((id) => !got.has(id));
       lost += missing.length;
       delivered += want.length - missing.length;
+      for (const id of want) byPath[(expectations.get(id) as { path: "direct" | "durable" }).path][got.has(id) ? "delivered" : "lost"]++;
+      for (const id of new Set(ids.filter((x, k) => ids.indexOf(x) !== k))) {
+        const path = expectations.get(id)?.path as "direct" | "durable" | undefined;
+        if (path !== undefined) byPath[path].duplicated++;
+      }
       if (missing.length > 0) note(`${scopeName(w.scope)} missed ${missing.length} valid events, e.g. ${missing.slice(0, 3).join(", ")}`);
       const stray = w.client.frames.filter((f: Frame) => !["auth_ok", "ping", "sms_status", "sms_inbound"].includes(f.type));
       if (stray.length > 0) note(`${scopeName(w.scope)} got unexpected frames: ${JSON.stringify(stray.slice(0, 2))}`);
@@ -423,15 +429,14 @@ describe("hostile producers", () => {
       ].join("\n"),
     );
     const crashes = healthz.status === 200 && healthFailures === 0 ? 0 : 1;
-    const share = (path: "direct" | "durable"): number => stats[path].valid / Math.max(1, stats.direct.valid + stats.durable.valid);
     for (const path of ["direct", "durable"] as const) {
       recordFaults({
         scenario: `hostile producers: ${path} path, adversarial payloads and subjects`,
         faults: stats[path].hostile,
         published: stats[path].valid,
-        delivered: Math.round(delivered * share(path)),
-        lost: Math.round(lost * share(path)),
-        duplicated: Math.round(duplicated * share(path)),
+        delivered: byPath[path].delivered,
+        lost: byPath[path].lost,
+        duplicated: byPath[path].duplicated,
         crashes,
       });
     }
