@@ -1,14 +1,20 @@
 // A private nats-server per peer, on free loopback ports, killed with the bench.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, start, tcpOpen, waitFor } from './proc.mjs';
+
+const dirs = new Set();
+process.on('exit', () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true }); // JetStream stores of this run
+});
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
 /** opts: { jetstream?: boolean, websocket?: boolean } -> { child, url, port, wsPort } */
 export async function startNats(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nats-'));
+  dirs.add(dir);
   const port = await freePort();
   const wsPort = opts.websocket ? await freePort() : undefined;
   const conf = [`listen: "127.0.0.1:${port}"`, 'max_payload: 1048576'];
