@@ -5,8 +5,13 @@
  * Per feed it keeps the last sequence delivered; per live subject, the last sequence seen, which
  * the next event's Nats-Last-Sequence header must equal. When it does not, or after a reconnect,
  * the feed is put on hold: new events queue behind a read of the stream above the feed's mark,
- * then the queue drains. Events at or below the mark are duplicates and are dropped. Events of the
- * direct path carry no sequence and pass straight through.
+ * then the queue drains. Live copies of events the repair already delivered are dropped (by exact
+ * sequence, not by watermark: a producer that forges a huge Nats-Sequence on the direct path must
+ * not make the node drop the real events after it). Events of the direct path carry no sequence
+ * and pass straight through.
+ *
+ * The mark a repair reads from is checked against the stream's last sequence first; a mark from
+ * the future (forged) falls back to the newest recent sequence that the stream can have issued.
  */
 import type { Logger } from "pino";
 import type { DecodedEvent } from "../bus/event-decoder.js";
@@ -19,9 +24,17 @@ interface FeedState {
   feed: Feed;
   /** Highest seq delivered on this feed. */
   mark: number;
+  /** The last RECENT seqs delivered (ring), to fall back on when the mark is not credible. */
+  recent: number[];
+  recentAt: number;
   /** Events waiting behind a repair, or undefined when the feed is flowing. */
   queue: DecodedEvent[] | undefined;
+  /** Seqs the last repair delivered: their live copies, still in flight, are dropped. */
+  repaired: Set<number>;
+  repairedMax: number;
 }
+
+const RECENT = 32;
 
 export type Deliver = (feed: Feed, decoded: DecodedEvent) => void;
 
@@ -31,7 +44,7 @@ export class FeedContinuity {
   readonly #subjects = new Map<string, number>();
 
   constructor(
-    private readonly reader: StreamReader,
+    private readonly reader: Pick<StreamReader, "read" | "lastSequence">,
     private readonly deliver: Deliver,
     private readonly config: Config,
     private readonly metrics: Metrics,
@@ -48,14 +61,17 @@ export class FeedContinuity {
       return;
     }
     if (state === undefined) {
-      state = { feed, mark: 0, queue: undefined };
+      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repaired: new Set(), repairedMax: 0 };
       this.#feeds.set(feed.topic, state);
     }
     if (state.queue !== undefined) {
       state.queue.push(decoded);
       return;
     }
-    if (seq <= state.mark) return; // already delivered (by a repair)
+    if (state.repairedMax > 0) {
+      if (state.repaired.delete(seq)) return; // its copy was delivered by the repair
+      if (seq > state.repairedMax) this.#forgetRepaired(state);
+    }
     const subject = decoded.subject;
     const subjectKey = `${feed.topic} ${subject}`;
     const previous = this.#subjects.get(subjectKey);
@@ -66,8 +82,16 @@ export class FeedContinuity {
       this.#repair(state, `gap on ${subject}: expected ${expected}, last seen ${previous}`);
       return;
     }
-    state.mark = seq;
-    this.deliver(feed, decoded);
+    this.#delivered(state, decoded);
+  }
+
+  /**
+   * A stored event the node rejected (bad payload) still used a sequence on its subject: note it,
+   * so the next event's Nats-Last-Sequence does not look like a gap.
+   */
+  skipped(feed: Feed, subject: string, seq: number): void {
+    const key = `${feed.topic} ${subject}`;
+    if (this.#feeds.has(feed.topic) && seq > (this.#subjects.get(key) ?? 0)) this.#subjects.set(key, seq);
   }
 
   /** After a NATS reconnect: anything may have been missed on every feed with a mark. */
@@ -88,20 +112,26 @@ export class FeedContinuity {
   }
 
   #repair(state: FeedState, reason: string): void {
-    const from = state.mark;
-    this.log.info({ feed: state.feed.subject, from, reason }, "repairing feed from the stream");
-    this.reader
-      .read([state.feed.subject], from, this.config.resumeMaxEvents)
-      .then((result) => {
+    this.#forgetRepaired(state);
+    this.#repairFrom(state)
+      .then(async (from) => {
+        this.log.info({ feed: state.feed.subject, from, reason }, "repairing feed from the stream");
+        const result = await this.reader.read([state.feed.subject], from, this.config.resumeMaxEvents);
         if (result.type === "limit") {
           this.metrics.gapsUnrecoverable.inc();
           this.log.warn({ feed: state.feed.subject, pending: result.pending }, "gap too large to repair");
           return;
         }
+        for (const e of result.events) {
+          const seq = e.event.seq as number;
+          state.repaired.add(seq);
+          if (seq > state.repairedMax) state.repairedMax = seq;
+        }
+        // Deliver what the feed has not delivered yet: everything above the mark we read from.
         let repaired = 0;
         for (const e of result.events) {
-          if ((e.event.seq as number) > state.mark) {
-            this.#deliverMarked(state, e);
+          if ((e.event.seq as number) > from) {
+            this.#deliverCatchingUp(state, e);
             repaired++;
           }
         }
@@ -114,6 +144,15 @@ export class FeedContinuity {
       .finally(() => this.#drain(state));
   }
 
+  /** The mark, unless the stream cannot have issued it (forged): then the newest credible one. */
+  async #repairFrom(state: FeedState): Promise<number> {
+    const last = await this.reader.lastSequence();
+    if (state.mark <= last) return state.mark;
+    const credible = state.recent.filter((s) => s <= last);
+    this.log.warn({ feed: state.feed.subject, mark: state.mark, streamLast: last }, "feed mark is beyond the stream: forged sequence?");
+    return credible.length > 0 ? Math.max(...credible) : Math.max(0, last - this.config.resumeMaxEvents);
+  }
+
   #drain(state: FeedState): void {
     const queued = state.queue ?? [];
     state.queue = undefined;
@@ -121,13 +160,28 @@ export class FeedContinuity {
     for (const e of queued) {
       const seq = e.event.seq;
       if (seq === undefined) this.deliver(state.feed, e);
-      else if (seq > state.mark) this.#deliverMarked(state, e);
+      else if (!state.repaired.delete(seq)) this.#deliverCatchingUp(state, e);
     }
   }
 
-  #deliverMarked(state: FeedState, e: DecodedEvent): void {
-    state.mark = e.event.seq as number;
-    this.#subjects.set(`${state.feed.topic} ${e.subject}`, state.mark);
+  #delivered(state: FeedState, e: DecodedEvent): void {
+    const seq = e.event.seq as number;
+    if (seq > state.mark) state.mark = seq;
+    state.recent[state.recentAt] = seq;
+    state.recentAt = (state.recentAt + 1) % RECENT;
     this.deliver(state.feed, e);
+  }
+
+  /** Events delivered by a repair or after it also count as seen on their subject. */
+  #deliverCatchingUp(state: FeedState, e: DecodedEvent): void {
+    const key = `${state.feed.topic} ${e.subject}`;
+    const seq = e.event.seq as number;
+    if (seq > (this.#subjects.get(key) ?? 0)) this.#subjects.set(key, seq);
+    this.#delivered(state, e);
+  }
+
+  #forgetRepaired(state: FeedState): void {
+    state.repaired.clear();
+    state.repairedMax = 0;
   }
 }

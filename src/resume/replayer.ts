@@ -70,7 +70,9 @@ export class Replayer {
       const info = await streamInfo(this.nc);
       if (info === null) return this.#finish(gateway, ws, held, { failed: "unavailable" }, -1);
       if (epochOf(info) !== request.epoch) return this.#finish(gateway, ws, held, { failed: "epoch" }, -1);
-      if (request.seq >= info.state.last_seq) return this.#finish(gateway, ws, held, { replayed: 0 }, request.seq);
+      // A position beyond the stream's end was not issued by this stream incarnation.
+      if (request.seq > info.state.last_seq) return this.#finish(gateway, ws, held, { failed: "epoch" }, -1);
+      if (request.seq === info.state.last_seq) return this.#finish(gateway, ws, held, { replayed: 0 }, request.seq);
       if (request.seq + 1 < info.state.first_seq) return this.#finish(gateway, ws, held, { failed: "retention" }, -1);
       const filters = (data.feeds ?? []).map((f) => f.subject);
       const result = await this.#reader.read(filters, request.seq, this.config.resumeMaxEvents);

@@ -25,6 +25,12 @@ export class StreamReader {
     this.#js = jetstream(nc);
   }
 
+  /** The stream's last sequence now. */
+  async lastSequence(): Promise<number> {
+    const jsm = await this.#js.jetstreamManager();
+    return (await jsm.streams.info(STREAM_NAME)).state.last_seq;
+  }
+
   /**
    * Events on `liveFilters` with seq > afterSeq, as stored when the read starts. Refuses (limit)
    * when more than `max` are pending, before fetching any.

@@ -14,7 +14,10 @@ import type { Feed } from "../scope/scope.js";
 
 export interface FanoutHooks {
   /** Gap repair: decides when (and whether) a live event is published; absent on the direct path. */
-  continuity?: { accept(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void };
+  continuity?: {
+    accept(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void;
+    skipped(feed: Feed, subject: string, seq: number): void;
+  };
   /** Resume: sees every event handed to a topic, to hold it for sockets still replaying. */
   replayer?: { observe(topic: string, decoded: DecodedEvent): void };
 }
@@ -58,7 +61,11 @@ export class Fanout implements FeedTransport {
 
   onMessage(feed: Feed, msg: Msg): void {
     const decoded = this.decode(msg);
-    if (decoded === undefined) return;
+    if (decoded === undefined) {
+      const seq = parseSequence(msg.headers?.get("Nats-Sequence"));
+      if (seq !== undefined) this.hooks.continuity?.skipped(feed, msg.subject, seq);
+      return;
+    }
     const continuity = this.hooks.continuity;
     if (continuity !== undefined && decoded.event.seq !== undefined) {
       continuity.accept(feed, decoded, msg.headers?.get("Nats-Last-Sequence"));
