@@ -13,7 +13,6 @@
  *      1 at SHUTDOWN_TIMEOUT_MS, still inside Kubernetes' grace period.
  */
 import { Kvm } from "@nats-io/kv";
-import type { StreamInfo } from "@nats-io/jetstream";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { FeedRegistry } from "./bus/feed-registry.js";
@@ -48,12 +47,12 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
   const bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
   metrics.natsConnected.set(1);
 
-  let stream: StreamInfo | undefined;
+  let epoch: string | undefined;
   let streamReady = !config.streamEnabled;
   const refreshStream = async (): Promise<void> => {
     if (!config.streamEnabled) return;
     try {
-      stream = await ensureStream(bus.nc, config);
+      epoch = epochOf(await ensureStream(bus.nc, config));
       streamReady = true;
     } catch (err) {
       streamReady = false;
@@ -88,7 +87,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     keys: keyStore,
     feeds,
     readiness: ready,
-    epoch: () => (stream === undefined ? undefined : epochOf(stream)),
+    epoch: () => epoch,
     ...(replayer === undefined ? {} : { resume: (ws, request) => replayer.resume(gateway as Gateway, ws, request) }),
   });
   fanout = new Fanout(gateway.app, bus.nc, metrics, log);
@@ -133,7 +132,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
   }
   const port = await gateway.listen();
   metrics.ready.set(ready().ready ? 1 : 0);
-  log.info({ port, metricsPort: portOf(metricsServer), epoch: stream && epochOf(stream) }, "gateway listening");
+  log.info({ port, metricsPort: portOf(metricsServer), epoch }, "gateway listening");
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {

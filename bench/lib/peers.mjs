@@ -295,9 +295,12 @@ async function setupGateway(ctx, durable) {
   if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
   const nats = await startNats({ jetstream: true });
   const port = await freePort();
-  const gw = start(process.execPath, [main, 'serve'], {
+  // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gw = start(process.execPath, [...nodeArgs, main, 'serve'], {
     cwd: repoDir,
-    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
+    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
   });
   const teardownEarly = async () => {
     await stop(gw, 1500); // sockets are gone by then; no need to sit through the drain window
