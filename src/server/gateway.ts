@@ -44,6 +44,12 @@ export interface SocketData {
 
 export type Socket = WebSocket<SocketData>;
 
+/** Clients choose their own close codes: only known ones become label values. */
+const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1009, 1011, ...Object.values(CloseCode)]);
+function closeCodeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : "other";
+}
+
 export interface GatewayDeps {
   config: Config;
   log: Logger;
@@ -267,11 +273,11 @@ export class Gateway {
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => {
+        const data = ws.getUserData();
         this.#sockets.add(ws);
-        this.#awaitAuth(ws.getUserData());
+        this.#awaitAuth(data);
         metrics.connectionsOpened.inc();
         metrics.connections.inc({ role: "none", state: "authenticating" });
-        const data = ws.getUserData();
         data.authTimer = setTimeout(() => this.#authTimeout(ws), config.authTimeoutMs);
         log.debug({ socket: data.id, ip: data.ip }, "socket opened");
       },
@@ -396,7 +402,7 @@ export class Gateway {
     data.state = "closed";
     clearTimeout(data.authTimer);
     this.#sockets.delete(ws);
-    metrics.connectionsClosed.inc({ code: String(data.closedBy ?? code) });
+    metrics.connectionsClosed.inc({ code: closeCodeLabel(data.closedBy ?? code) });
     if (wasAuthenticated && data.scope !== undefined && data.feeds !== undefined) {
       if (data.scope.role === "app") this.admission.leaveTenant(data.scope.tenantId);
       metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
