@@ -47,16 +47,23 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
   const bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
   metrics.natsConnected.set(1);
 
+  // The stream gates readiness only until it has been checked once: a later failed check (a
+  // JetStream leader election during a NATS failover) must not take every node out of the load
+  // balancer at once; it is retried every second until it succeeds.
   let epoch: string | undefined;
   let streamReady = !config.streamEnabled;
+  let stopping = false;
+  let streamRetry: NodeJS.Timeout | undefined;
   const refreshStream = async (): Promise<void> => {
-    if (!config.streamEnabled) return;
+    if (!config.streamEnabled || stopping) return;
+    clearTimeout(streamRetry);
     try {
       epoch = epochOf(await ensureStream(bus.nc, config));
       streamReady = true;
     } catch (err) {
-      streamReady = false;
-      log.error({ err }, "cannot create or check stream SMS_EVENTS");
+      log.warn({ err: String(err) }, "cannot create or check stream SMS_EVENTS; retrying in 1 s");
+      streamRetry = setTimeout(() => void refreshStream(), 1000);
+      streamRetry.unref();
     }
   };
   await refreshStream();
@@ -94,7 +101,14 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
   let continuity: FeedContinuity | undefined;
   if (config.streamEnabled) {
     const f = fanout;
-    continuity = new FeedContinuity(new StreamReader(bus.nc), (feed, decoded) => f.publish(feed.topic, decoded), config, metrics, log);
+    continuity = new FeedContinuity(
+      new StreamReader(bus.nc),
+      (feed, decoded) => f.publish(feed.topic, decoded),
+      (feed) => gateway?.closeTopic(feed.topic, "resync: events missed, resume"),
+      config,
+      metrics,
+      log,
+    );
     const c = continuity;
     fanout.hooks = { continuity, replayer };
     fanout.onUnsubscribe = (feed) => c.forget(feed);
@@ -150,6 +164,8 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
       keyStore.stop();
       clearInterval(readyGauge);
       clearInterval(streamTimer);
+      stopping = true;
+      clearTimeout(streamRetry);
       await bus.nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info("drained");

@@ -27,16 +27,27 @@ interface FeedState {
   /** The last RECENT seqs delivered (ring), to fall back on when the mark is not credible. */
   recent: number[];
   recentAt: number;
-  /** Events waiting behind a repair, or undefined when the feed is flowing. */
-  queue: DecodedEvent[] | undefined;
+  /** Live events waiting behind a repair (with their Nats-Last-Sequence), or undefined when flowing. */
+  queue: Queued[] | undefined;
+  /** When the current repair began (it is retried until it succeeds or gives up). */
+  repairSince: number;
   /** Seqs the last repair delivered: their live copies, still in flight, are dropped. */
   repaired: Set<number>;
   repairedMax: number;
 }
 
 const RECENT = 32;
+/** A repair that keeps failing (stream leader election, outage) is retried this long. */
+const REPAIR_GIVE_UP_MS = 30_000;
+
+interface Queued {
+  decoded: DecodedEvent;
+  lastSeq: string | undefined;
+}
 
 export type Deliver = (feed: Feed, decoded: DecodedEvent) => void;
+/** A gap that cannot be repaired: the feed's sockets must be closed so their clients resume. */
+export type Unrecoverable = (feed: Feed) => void;
 
 export class FeedContinuity {
   readonly #feeds = new Map<string, FeedState>();
@@ -46,6 +57,7 @@ export class FeedContinuity {
   constructor(
     private readonly reader: Pick<StreamReader, "read" | "lastSequence">,
     private readonly deliver: Deliver,
+    private readonly unrecoverable: Unrecoverable,
     private readonly config: Config,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -56,16 +68,16 @@ export class FeedContinuity {
     const seq = decoded.event.seq;
     let state = this.#feeds.get(feed.topic);
     if (seq === undefined) {
-      if (state?.queue !== undefined) state.queue.push(decoded);
+      if (state?.queue !== undefined) state.queue.push({ decoded, lastSeq: undefined });
       else this.deliver(feed, decoded);
       return;
     }
     if (state === undefined) {
-      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repaired: new Set(), repairedMax: 0 };
+      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, repaired: new Set(), repairedMax: 0 };
       this.#feeds.set(feed.topic, state);
     }
     if (state.queue !== undefined) {
-      state.queue.push(decoded);
+      state.queue.push({ decoded, lastSeq: lastSeqHeader });
       return;
     }
     if (state.repairedMax > 0) {
@@ -78,8 +90,8 @@ export class FeedContinuity {
     this.#subjects.set(subjectKey, seq);
     const expected = lastSeqHeader === undefined ? undefined : Number(lastSeqHeader);
     if (previous !== undefined && expected !== undefined && expected > previous && state.mark > 0) {
-      state.queue = [decoded];
-      this.#repair(state, `gap on ${subject}: expected ${expected}, last seen ${previous}`);
+      state.queue = [{ decoded, lastSeq: lastSeqHeader }];
+      this.#startRepair(state, `gap on ${subject}: expected ${expected}, last seen ${previous}`);
       return;
     }
     this.#delivered(state, decoded);
@@ -99,7 +111,7 @@ export class FeedContinuity {
     for (const state of this.#feeds.values()) {
       if (state.queue === undefined && state.mark > 0) {
         state.queue = [];
-        this.#repair(state, reason);
+        this.#startRepair(state, reason);
       }
     }
   }
@@ -111,17 +123,19 @@ export class FeedContinuity {
     for (const key of this.#subjects.keys()) if (key.startsWith(prefix)) this.#subjects.delete(key);
   }
 
-  #repair(state: FeedState, reason: string): void {
+  #startRepair(state: FeedState, reason: string): void {
+    state.repairSince = Date.now();
+    this.#repair(state, reason, 0);
+  }
+
+  #repair(state: FeedState, reason: string, attempt: number): void {
+    if (this.#feeds.get(state.feed.topic) !== state) return; // unsubscribed meanwhile
     this.#forgetRepaired(state);
     this.#repairFrom(state)
       .then(async (from) => {
-        this.log.info({ feed: state.feed.subject, from, reason }, "repairing feed from the stream");
+        this.log.info({ feed: state.feed.subject, from, reason, attempt }, "repairing feed from the stream");
         const result = await this.reader.read([state.feed.subject], from, this.config.resumeMaxEvents);
-        if (result.type === "limit") {
-          this.metrics.gapsUnrecoverable.inc();
-          this.log.warn({ feed: state.feed.subject, pending: result.pending }, "gap too large to repair");
-          return;
-        }
+        if (result.type === "limit") return this.#abandon(state, `${result.pending} events missed: over RESUME_MAX_EVENTS`);
         for (const e of result.events) {
           const seq = e.event.seq as number;
           state.repaired.add(seq);
@@ -136,12 +150,34 @@ export class FeedContinuity {
           }
         }
         this.metrics.gapRepairs.inc(repaired);
+        this.#release(state);
       })
       .catch((err: unknown) => {
-        this.metrics.gapsUnrecoverable.inc();
-        this.log.warn({ err, feed: state.feed.subject }, "gap repair failed");
-      })
-      .finally(() => this.#drain(state));
+        const waited = Date.now() - state.repairSince;
+        if (waited > REPAIR_GIVE_UP_MS || (state.queue?.length ?? 0) > this.config.resumeMaxEvents) {
+          this.#abandon(state, `stream unreadable for ${waited} ms: ${String(err)}`);
+          return;
+        }
+        // A JetStream leader election after a failover takes seconds: keep holding and retry.
+        this.log.debug({ err, feed: state.feed.subject, attempt }, "gap repair failed; retrying");
+        const timer = setTimeout(() => this.#repair(state, reason, attempt + 1), Math.min(2000, 100 * 2 ** attempt));
+        timer.unref();
+      });
+  }
+
+  /**
+   * Give up on the gap: the feed's sockets are closed (1001) so that their clients resume, which
+   * either replays what they missed or tells them to backfill. The feed starts afresh.
+   */
+  #abandon(state: FeedState, why: string): void {
+    this.metrics.gapsUnrecoverable.inc();
+    this.log.warn({ feed: state.feed.subject, why }, "gap cannot be repaired; closing the feed's sockets so they resume");
+    this.unrecoverable(state.feed);
+    const queued = state.queue ?? [];
+    state.queue = undefined;
+    state.mark = 0;
+    this.#forgetRepaired(state);
+    for (const q of queued) this.deliver(state.feed, q.decoded);
   }
 
   /** The mark, unless the stream cannot have issued it (forged): then the newest credible one. */
@@ -153,14 +189,18 @@ export class FeedContinuity {
     return credible.length > 0 ? Math.max(...credible) : Math.max(0, last - this.config.resumeMaxEvents);
   }
 
-  #drain(state: FeedState): void {
+  /**
+   * Let the held events through, each checked like a live one: a gap among them (a live copy lost
+   * after the read began) starts another repair, and the rest wait behind it again.
+   */
+  #release(state: FeedState): void {
     const queued = state.queue ?? [];
     state.queue = undefined;
-    if (this.#feeds.get(state.feed.topic) !== state) return; // forgotten meanwhile
-    for (const e of queued) {
-      const seq = e.event.seq;
-      if (seq === undefined) this.deliver(state.feed, e);
-      else if (!state.repaired.delete(seq)) this.#deliverCatchingUp(state, e);
+    if (this.#feeds.get(state.feed.topic) !== state) return; // unsubscribed meanwhile
+    for (const q of queued) {
+      const heldAgain = state.queue as Queued[] | undefined; // accept() may have started a repair
+      if (heldAgain !== undefined) heldAgain.push(q);
+      else this.accept(state.feed, q.decoded, q.lastSeq);
     }
   }
 

@@ -197,6 +197,14 @@ export class Gateway {
     }
   }
 
+  /** Close (1001) every socket fed by this topic, so that its client reconnects and resumes. */
+  closeTopic(topic: string, reason: string): void {
+    for (const ws of this.#sockets) {
+      const feeds = ws.getUserData().feeds;
+      if (feeds !== undefined && feeds.some((f) => f.topic === topic)) this.close(ws, CloseCode.GoingAway, reason);
+    }
+  }
+
   /** Subscribe an authenticated socket to its live topics (after any replay has been sent). */
   goLive(ws: Socket): void {
     const data = ws.getUserData();

@@ -14,7 +14,12 @@ function ev(seq: number | undefined, subject = "sms.t.a.status"): DecodedEvent {
   return { event, frame: JSON.stringify(event), subject, tenantId: "t", appToken: "a" };
 }
 
-function setup(stored: number[], last = Math.max(0, ...stored)) {
+function setup(
+  stored: number[],
+  last = Math.max(0, ...stored),
+  options: { failures?: number; limit?: boolean; storedAtRead?: (read: number) => number[] } = {},
+) {
+  let failures = options.failures ?? 0;
   const delivered: (number | undefined)[] = [];
   const reads: number[] = [];
   let release: () => void = () => {};
@@ -23,13 +28,17 @@ function setup(stored: number[], last = Math.max(0, ...stored)) {
     async read(_filters: readonly string[], after: number): Promise<ReadResult> {
       reads.push(after);
       await gate;
-      return { type: "events", events: stored.filter((s) => s > after).map((s) => ev(s)) };
+      if (failures-- > 0) throw new Error("no JetStream leader");
+      if (options.limit) return { type: "limit", pending: 99_999 };
+      const visible = options.storedAtRead?.(reads.length - 1) ?? stored;
+      return { type: "events", events: visible.filter((s) => s > after).map((s) => ev(s)) };
     },
     lastSequence: async () => last,
   };
   const metrics = createMetrics({ defaultMetrics: false });
-  const c = new FeedContinuity(reader, (_f, d) => delivered.push(d.event.seq), loadConfig({}), metrics, pino({ level: "silent" }));
-  return { c, delivered, reads, release, metrics };
+  const abandoned: string[] = [];
+  const c = new FeedContinuity(reader, (_f, d) => delivered.push(d.event.seq), (f) => abandoned.push(f.topic), loadConfig({}), metrics, pino({ level: "silent" }));
+  return { c, delivered, reads, release, metrics, abandoned };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 10));
@@ -88,5 +97,42 @@ describe("FeedContinuity", () => {
     await settle();
     expect(reads).toEqual([3]);
     expect(delivered).toEqual([1, 1_000_000, 2, 3, 4]);
+  });
+
+  it("retries a repair that fails (leader election) while holding the feed", async () => {
+    const { c, delivered, reads, release, abandoned } = setup([1, 2, 3], 3, { failures: 2 });
+    c.accept(feed, ev(1), "0");
+    c.accept(feed, ev(3), "2");
+    release();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reads).toEqual([1, 1, 1]);
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(abandoned).toEqual([]);
+  });
+
+  it("gives up on a gap too large to repair: the feed's sockets are closed so they resume", async () => {
+    const { c, delivered, release, abandoned, metrics } = setup([1, 2, 3], 3, { limit: true });
+    c.accept(feed, ev(1), "0");
+    c.accept(feed, ev(3), "2");
+    release();
+    await settle();
+    expect(abandoned).toEqual([feed.topic]);
+    expect(delivered).toEqual([1, 3]);
+    expect((await metrics.gapsUnrecoverable.get()).values[0]?.value).toBe(1);
+  });
+
+  it("a gap among the held events starts another repair", async () => {
+    // The first read sees the stream up to 5; 6 is stored after it began and its live copy is
+    // lost; 7 arrives live (last-seq 6) while the feed is held: releasing it reveals the gap.
+    const { c, delivered, reads, release } = setup([1, 2, 3, 4, 5, 6, 7], 7, {
+      storedAtRead: (read) => (read === 0 ? [1, 2, 3, 4, 5] : [1, 2, 3, 4, 5, 6, 7]),
+    });
+    c.accept(feed, ev(1), "0");
+    c.accept(feed, ev(3), "2");
+    c.accept(feed, ev(7), "6");
+    release();
+    await settle();
+    expect(reads).toEqual([1, 5]);
+    expect(delivered).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });
