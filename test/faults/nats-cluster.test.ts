@@ -24,21 +24,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/index.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { createKey } from "../../src/keys/key-admin.js";
-import { publishEvent } from "../../src/publisher/index.js";
 import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { recordFaults } from "./report.js";
+import { pollUntil } from "../helpers/poll.js";
+import { outOfOrder as outOfOrderClients, startSteadyProducer, tally as tallyClients } from "../helpers/steady-producer.js";
 
 const SCOPES = 10;
 const CLIENTS = 100;
 const RATE = 100; // events per second, round-robin over the scopes
 
-async function waitFor(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+function waitFor(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
+  return pollUntil(condition, timeoutMs, what, everyMs);
 }
 
 async function getJson<T>(url: string, timeoutMs = 1000): Promise<T | undefined> {
@@ -227,85 +224,18 @@ const tracked: Tracked[] = [];
 const baseDir = mkdtempSync(join(tmpdir(), "smsws-cluster-"));
 
 /** Publish until acknowledged, with a stable eventId so a retried publish is stored once. */
-async function publishAcked(id: string, scope: number): Promise<number> {
-  let attempts = 0;
-  for (;;) {
-    attempts++;
-    try {
-      await publishEvent(
-        producerNc,
-        { type: "sms_status", eventId: id, messageId: id, tenantId: `C${scope}`, appId: "app", status: "sent" },
-        { timeoutMs: 2000 },
-      );
-      return attempts;
-    } catch {
-      if (attempts > 200) throw new Error(`publish of ${id} never acknowledged`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 /** A steady, pipelined producer: RATE events/s until stopped; resolves when all are acked. */
 function startPublishing(prefix: string) {
-  const published: string[][] = Array.from({ length: SCOPES }, () => []);
-  let stop = false;
-  let count = 0;
-  let retries = 0;
-  const inflight = new Set<Promise<void>>();
-  const done = (async () => {
-    const t0 = Date.now();
-    while (!stop) {
-      const scope = count % SCOPES;
-      const id = `${prefix}-${count++}`;
-      published[scope]?.push(id);
-      const p: Promise<void> = publishAcked(id, scope).then((attempts) => {
-        retries += attempts - 1;
-        inflight.delete(p);
-      });
-      inflight.add(p);
-      // Bounded: during a leader change acks stall; do not pile up unbounded requests.
-      while (inflight.size >= 1000) await Promise.race(inflight);
-      const ahead = t0 + count * (1000 / RATE) - Date.now();
-      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-    }
-    await Promise.all(inflight);
-  })();
-  return {
-    published,
-    get count() {
-      return count;
-    },
-    get retries() {
-      return retries;
-    },
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
+  return startSteadyProducer(producerNc, { prefix, scopes: SCOPES, rate: RATE, tenantOf: (scope) => `C${scope}` });
 }
 
 function tally(prefix: string, published: string[][]) {
-  let lost = 0;
-  let duplicated = 0;
-  let delivered = 0;
-  for (const t of tracked) {
-    const ids = t.events.filter((e) => e.messageId.startsWith(`${prefix}-`)).map((e) => e.messageId);
-    const got = new Set(ids);
-    delivered += got.size;
-    duplicated += ids.length - got.size;
-    lost += (published[t.scope] as string[]).filter((id) => !got.has(id)).length;
-  }
-  return { lost, duplicated, delivered };
+  return tallyClients(tracked, prefix, published);
 }
 
 /** Over the whole run: each client's events come in strictly increasing stream order. */
 function outOfOrder(): number {
-  let n = 0;
-  for (const t of tracked) {
-    for (let i = 1; i < t.events.length; i++) if ((t.events[i]?.seq as number) <= (t.events[i - 1]?.seq as number)) n++;
-  }
-  return n;
+  return outOfOrderClients(tracked);
 }
 
 /** Waits (bounded) for every expected delivery; on timeout says what is missing, and returns. */

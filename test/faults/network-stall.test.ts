@@ -17,10 +17,11 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/index.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
-import { publishEvent } from "../../src/publisher/index.js";
 import { startProducer, type Producer } from "../helpers/harness.js";
 import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { pollUntil } from "../helpers/poll.js";
+import { outOfOrder as outOfOrderClients, startSteadyProducer, tally as tallyClients } from "../helpers/steady-producer.js";
 import { recordFaults } from "./report.js";
 
 const SCOPES = 6;
@@ -28,12 +29,8 @@ const CLIENTS = 60;
 const RATE = 100;
 const HEARTBEAT_MS = 500;
 
-async function waitFor(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+function waitFor(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
+  return pollUntil(condition, timeoutMs, what, everyMs);
 }
 
 // ---- a proxy that can stall ---------------------------------------------------------------
@@ -205,69 +202,16 @@ function sdk(url: string, scope: number): Tracked {
   return t;
 }
 
-async function publishAcked(id: string, scope: number): Promise<number> {
-  let attempts = 0;
-  for (;;) {
-    attempts++;
-    try {
-      await publishEvent(producer.nc, { type: "sms_status", eventId: id, messageId: id, tenantId: `S${scope}`, appId: "app", status: "sent" }, { timeoutMs: 2000 });
-      return attempts;
-    } catch {
-      if (attempts > 100) throw new Error(`publish of ${id} never acknowledged`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-function startPublishing(prefix: string) {
-  const published: string[][] = Array.from({ length: SCOPES }, () => []);
-  let stop = false;
-  let count = 0;
-  const inflight = new Set<Promise<void>>();
-  const done = (async () => {
-    const t0 = Date.now();
-    while (!stop) {
-      const scope = count % SCOPES;
-      const id = `${prefix}-${count++}`;
-      published[scope]?.push(id);
-      const p: Promise<void> = publishAcked(id, scope).then(() => void inflight.delete(p));
-      inflight.add(p);
-      while (inflight.size >= 1000) await Promise.race(inflight);
-      const ahead = t0 + count * (1000 / RATE) - Date.now();
-      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-    }
-    await Promise.all(inflight);
-  })();
-  return {
-    published,
-    get count() {
-      return count;
-    },
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
-
 function tally(prefix: string, published: string[][], who: Tracked[] = tracked) {
-  let lost = 0;
-  let duplicated = 0;
-  let delivered = 0;
-  for (const t of who) {
-    const ids = t.events.filter((e) => e.messageId.startsWith(`${prefix}-`)).map((e) => e.messageId);
-    const got = new Set(ids);
-    delivered += got.size;
-    duplicated += ids.length - got.size;
-    lost += (published[t.scope] as string[]).filter((id) => !got.has(id)).length;
-  }
-  return { lost, duplicated, delivered };
+  return tallyClients(who, prefix, published);
 }
 
 function outOfOrder(who: Tracked[] = tracked): number {
-  let n = 0;
-  for (const t of who) for (let i = 1; i < t.events.length; i++) if ((t.events[i]?.seq as number) <= (t.events[i - 1]?.seq as number)) n++;
-  return n;
+  return outOfOrderClients(who);
+}
+
+function startPublishing(prefix: string) {
+  return startSteadyProducer(producer.nc, { prefix, scopes: SCOPES, rate: RATE, tenantOf: (scope) => `S${scope}` });
 }
 
 async function allDelivered(prefix: string, published: string[][], who: Tracked[] = tracked): Promise<void> {

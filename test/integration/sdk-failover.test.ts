@@ -7,11 +7,11 @@
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/index.js";
-import { publishEvent } from "../../src/publisher/index.js";
 import { startProducer, startTestNats, type Producer, type TestNats } from "../helpers/harness.js";
 import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { pollUntil } from "../helpers/poll.js";
+import { outOfOrder, startSteadyProducer, tally } from "../helpers/steady-producer.js";
 
 let nats: TestNats;
 let producer: Producer;
@@ -68,25 +68,8 @@ async function scenario(options: { clients: number; scopes: number; resume: bool
   }
   await pollUntil(() => tracked.every((t) => t.client.state === "live"), 20_000, "all clients live");
 
-  // Steady producer: round-robin over the scopes, acked by JetStream.
-  const published: string[][] = Array.from({ length: options.scopes }, () => []);
-  let stop = false;
-  let count = 0;
-  const intervalMs = 1000 / options.rate;
-  // Publishes are pipelined (not awaited one by one): one connection keeps them in order.
-  const acks: Promise<unknown>[] = [];
-  const pump = (async () => {
-    const t0 = Date.now();
-    while (!stop) {
-      const scope = count % options.scopes;
-      const id = `e${count++}`;
-      acks.push(publishEvent(producer.nc, { type: "sms_status", messageId: id, tenantId: `F${scope}`, appId: "app", status: "sent" }));
-      published[scope]?.push(id);
-      const ahead = t0 + count * intervalMs - Date.now();
-      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-    }
-    await Promise.all(acks);
-  })();
+  // Steady producer: round-robin over the scopes, acknowledged by JetStream.
+  const producerRun = startSteadyProducer(producer.nc, { prefix: "e", scopes: options.scopes, rate: options.rate, tenantOf: (scope) => `F${scope}` });
 
   const phase = options.durationMs / 4;
   await new Promise((r) => setTimeout(r, phase));
@@ -99,25 +82,13 @@ async function scenario(options: { clients: number; scopes: number; resume: bool
   lb.setTargets([n3.port]);
   expect((await n2.exited).code).toBe(0);
   await new Promise((r) => setTimeout(r, phase));
-  stop = true;
-  await pump;
-  return { tracked, published, count, nodes: [n1, n2, n3], lb };
+  await producerRun.stop();
+  return { tracked, published: producerRun.published, count: producerRun.count, nodes: [n1, n2, n3], lb };
 }
 
-function tally(tracked: Tracked[], published: string[][]) {
-  let lost = 0;
-  let duplicated = 0;
-  let outOfOrder = 0;
-  for (const t of tracked) {
-    const ids = t.events.map((e) => e.messageId);
-    const expected = published[t.scope] as string[];
-    const got = new Set(ids);
-    duplicated += ids.length - got.size;
-    lost += expected.filter((id) => !got.has(id)).length;
-    const seqs = t.events.map((e) => e.seq as number);
-    for (let i = 1; i < seqs.length; i++) if ((seqs[i] as number) <= (seqs[i - 1] as number)) outOfOrder++;
-  }
-  return { lost, duplicated, outOfOrder };
+function result(tracked: Tracked[], published: string[][]) {
+  const { lost, duplicated } = tally(tracked, "e", published);
+  return { lost, duplicated, outOfOrder: outOfOrder(tracked) };
 }
 
 describe("SDK clients across node failures", () => {
@@ -126,8 +97,8 @@ describe("SDK clients across node failures", () => {
     expect(count).toBeGreaterThan(2000);
     const expectedTotal = tracked.reduce((n, t) => n + (published[t.scope] as string[]).length, 0);
     await pollUntil(() => tracked.reduce((n, t) => n + t.events.length, 0) >= expectedTotal, 30_000, "every event delivered");
-    const result = tally(tracked, published);
-    expect(result).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
+    const outcome = result(tracked, published);
+    expect(outcome).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
     for (const t of tracked) t.client.close();
     nodes[2]?.child.kill("SIGTERM");
     await lb.close();
@@ -136,8 +107,8 @@ describe("SDK clients across node failures", () => {
   it("the same failures with resume disabled lose events (the test above can fail)", async () => {
     const { tracked, published, nodes, lb } = await scenario({ clients: 40, scopes: 4, resume: false, rate: 300, durationMs: 4000 });
     await new Promise((r) => setTimeout(r, 1000));
-    const result = tally(tracked, published);
-    expect(result.lost).toBeGreaterThan(0);
+    const outcome = result(tracked, published);
+    expect(outcome.lost).toBeGreaterThan(0);
     for (const t of tracked) t.client.close();
     nodes[2]?.child.kill("SIGTERM");
     await lb.close();

@@ -15,24 +15,13 @@ import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embe
 import { publishEvent } from "../../src/publisher/index.js";
 import { startProducer, startTestNode, type Producer, type TestNode } from "../helpers/harness.js";
 import { pollUntil } from "../helpers/poll.js";
+import { publishAcked } from "../helpers/steady-producer.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-
-/** Publish until acknowledged, with a stable eventId so a retry is stored once. */
-async function publishAcked(producer: Producer, id: string, tenantId: string): Promise<void> {
-  for (;;) {
-    try {
-      await publishEvent(producer.nc, { type: "sms_status", eventId: id, messageId: id, tenantId, appId: "app", status: "sent" }, { timeoutMs: 1000 });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 function sdk(url: string, apiKey: string, extra: Partial<Parameters<typeof createClient>[0]> = {}) {
   const events: SmsEvent[] = [];
@@ -65,18 +54,18 @@ describe("SDK resume", () => {
     await pollUntil(() => clients.every((c) => c.client.state === "live"), 10_000, "live");
     const ids: string[] = [];
     for (let i = 0; i < 100; i++) ids.push(`a${i}`);
-    for (const id of ids) await publishAcked(producer, id, "Nr");
+    for (const id of ids) await publishAcked(producer.nc, id, "Nr");
     await nats.stop();
     const during = Array.from({ length: 100 }, (_, i) => `b${i}`);
     const pending = (async () => {
-      for (const id of during) await publishAcked(producer, id, "Nr");
+      for (const id of during) await publishAcked(producer.nc, id, "Nr");
     })();
     nats = await startNatsServer({ port, storeDir: dir });
     await pending;
     ids.push(...during);
     for (let i = 0; i < 100; i++) {
       ids.push(`c${i}`);
-      await publishAcked(producer, `c${i}`, "Nr");
+      await publishAcked(producer.nc, `c${i}`, "Nr");
     }
     await pollUntil(() => clients.every((c) => c.events.length >= ids.length), 20_000, "all events");
     for (const c of clients) {
@@ -134,14 +123,14 @@ describe("SDK resume", () => {
     const first = sdk(node.url, key);
     await pollUntil(() => first.client.state === "live", 5000, "live");
     const ids = Array.from({ length: 50 }, (_, i) => `o${i}`);
-    for (const id of ids.slice(0, 10)) await publishAcked(producer, id, "Off");
+    for (const id of ids.slice(0, 10)) await publishAcked(producer.nc, id, "Off");
     await pollUntil(() => first.events.length === 10, 5000, "first events");
     const saved = first.client.position;
     first.client.close();
-    for (const id of ids.slice(10, 40)) await publishAcked(producer, id, "Off");
+    for (const id of ids.slice(10, 40)) await publishAcked(producer.nc, id, "Off");
     const second = sdk(node.url, key, { resumeFrom: saved });
     await pollUntil(() => second.client.state === "live", 5000, "live again");
-    for (const id of ids.slice(40)) await publishAcked(producer, id, "Off");
+    for (const id of ids.slice(40)) await publishAcked(producer.nc, id, "Off");
     await pollUntil(() => second.events.length >= 40, 10_000, "missed and new events");
     exactlyOnceInOrder([...first.events, ...second.events], ids);
     second.client.close();
