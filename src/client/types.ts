@@ -1,42 +1,10 @@
 /** The public data types of the client SDK: events, states, and what listeners and iterators get. */
 import type { SmsWsError } from "./errors.js";
 
-/** Known statuses; any other string passes through (the server does not restrict them). */
-export type SmsStatus = "queued" | "sending" | "sent" | "delivered" | "failed" | (string & {});
-
-/** An outbound message changed status. */
-export interface SmsStatusEvent {
-  type: "sms_status";
-  /** Unique per event; the client de-duplicates on it. */
-  eventId: string;
-  messageId: string;
-  appId: string;
-  tenantId: string;
-  status: SmsStatus;
-  rcMessageId?: string;
-  error?: string;
-  /** ISO 8601, as produced upstream. */
-  timestamp: string;
-  /** Stream sequence (durable path only): increasing over the whole stream, with gaps. */
-  seq?: number;
-}
-
-/** An inbound SMS was received. `appId` is absent for tenant-wide inbound messages. */
-export interface SmsInboundEvent {
-  type: "sms_inbound";
-  eventId: string;
-  messageId: string;
-  from: string;
-  to: string;
-  body: string;
-  rcMessageId?: string;
-  tenantId: string;
-  appId?: string;
-  timestamp: string;
-  seq?: number;
-}
-
-export type SmsEvent = SmsStatusEvent | SmsInboundEvent;
+// The event shapes are the server's own (one definition). A type-only import: nothing of it
+// reaches the built JavaScript, so dist/client/ still stands alone in a browser.
+import type { SmsEvent, SmsInboundEvent, SmsStatusEvent } from "../events/event.js";
+export type { SmsEvent, SmsInboundEvent, SmsStatus, SmsStatusEvent } from "../events/event.js";
 
 /**
  * - `connecting`: a socket is opening.

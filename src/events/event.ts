@@ -6,19 +6,27 @@ import { InvalidEventError } from "../errors.js";
 
 export type EventKind = "status" | "inbound";
 
+/** Known statuses; any other string passes through (the gateway does not restrict them). */
+export type SmsStatus = "queued" | "sending" | "sent" | "delivered" | "failed" | (string & {});
+
+/** An outbound message changed status. */
 export interface SmsStatusEvent {
   type: "sms_status";
+  /** Unique per event; clients de-duplicate on it. */
   eventId: string;
   messageId: string;
   appId: string;
   tenantId: string;
-  status: string;
+  status: SmsStatus;
   rcMessageId?: string;
   error?: string;
+  /** ISO 8601, as produced upstream. */
   timestamp: string;
+  /** Stream sequence (durable path only): increasing over the whole stream, with gaps. */
   seq?: number;
 }
 
+/** An inbound SMS was received. `appId` is absent for tenant-wide inbound messages. */
 export interface SmsInboundEvent {
   type: "sms_inbound";
   eventId: string;
