@@ -18,6 +18,8 @@ export interface DecodedEvent {
   readonly subject: string;
   readonly tenantId: string;
   readonly appToken: string;
+  /** The event's timestamp in ms (NaN when it does not parse), for the fan-out latency. */
+  readonly sentAt: number;
 }
 
 /**
@@ -47,7 +49,14 @@ export function decodeBusEvent(subject: string, data: Uint8Array, seq: number | 
     throw new InvalidEventError("app_mismatch", "appId disagrees with the subject");
   }
   if (seq !== undefined) event.seq = seq;
-  return { event, frame: JSON.stringify(event), subject, tenantId: live.tenantId, appToken: live.appToken };
+  return {
+    event,
+    frame: JSON.stringify(event),
+    subject,
+    tenantId: live.tenantId,
+    appToken: live.appToken,
+    sentAt: Date.parse(event.timestamp),
+  };
 }
 
 /** Parse the `Nats-Sequence` header value; undefined when absent or malformed. */

@@ -81,8 +81,7 @@ export class Fanout implements FeedTransport {
     if (sockets === 0) return;
     this.app.publish(topic, decoded.frame, false, false);
     this.metrics.delivered(decoded.tenantId, sockets);
-    const sentAt = Date.parse(decoded.event.timestamp);
-    if (!Number.isNaN(sentAt)) this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - sentAt) / 1000);
+    if (!Number.isNaN(decoded.sentAt)) this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - decoded.sentAt) / 1000);
   }
 
   decode(msg: Msg): DecodedEvent | undefined {

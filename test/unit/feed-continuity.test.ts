@@ -11,7 +11,7 @@ const feed = feedsOf({ role: "app", tenantId: "t", appId: "a" })[0]!;
 
 function ev(seq: number | undefined, subject = "sms.t.a.status"): DecodedEvent {
   const event = { type: "sms_status", eventId: `e${seq}`, messageId: "m", appId: "a", tenantId: "t", status: "s", timestamp: "x", ...(seq === undefined ? {} : { seq }) } as DecodedEvent["event"];
-  return { event, frame: JSON.stringify(event), subject, tenantId: "t", appToken: "a" };
+  return { event, frame: JSON.stringify(event), subject, tenantId: "t", appToken: "a", sentAt: 0 };
 }
 
 function setup(
