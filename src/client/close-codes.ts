@@ -26,6 +26,6 @@ export function closeAction(code: number): CloseAction {
   // 1009: the only frame the SDK sends is auth, so this means an absurd API key or a proxy limit;
   // retrying with backoff is harmless, and the error tells the application.
   if (code === 1009) return { kind: "reconnect", error: "MESSAGE_TOO_BIG" };
-  // 1001 (draining), 4408 (auth timeout), 4429 (slow consumer), 1006 (abnormal) and anything new.
+  // 1001 (draining), 4408 (auth timeout), 4429 (slow consumer or tenant cap: backoff), 1006 (abnormal) and anything new.
   return { kind: "reconnect" };
 }
