@@ -82,6 +82,7 @@ interface Container {
   envFrom?: { prefix?: string; configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string } }[];
   readinessProbe?: HttpProbe;
   livenessProbe?: HttpProbe;
+  startupProbe?: HttpProbe;
   lifecycle?: { preStop?: { exec?: { command?: string[] }; sleep?: { seconds: number } } };
   securityContext?: {
     readOnlyRootFilesystem?: boolean;
@@ -308,6 +309,10 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     expect(containerPort(container, container.readinessProbe?.httpGet?.port)).toBe(port);
     expect(container.livenessProbe?.httpGet?.path).toBe(HEALTH_PATH);
     expect(containerPort(container, container.livenessProbe?.httpGet?.port)).toBe(port);
+    if (container.startupProbe !== undefined) {
+      expect(container.startupProbe.httpGet?.path).toBe(HEALTH_PATH);
+      expect(containerPort(container, container.startupProbe.httpGet?.port)).toBe(port);
+    }
     expect(container.ports?.find((p) => p.name === "ws")?.containerPort).toBe(port);
   });
 
