@@ -1,6 +1,10 @@
 /**
  * A gateway node: wires config, NATS, the stream, the key store, the fan-out and the uWS server,
- * and owns the shutdown order.
+ * and owns the start-up and shutdown order.
+ *
+ * Start-up: metrics and WebSocket ports open first (/healthz 200, /readyz 503 with reasons,
+ * upgrades 503); then NATS (retried forever), the stream, the key bucket and its first load;
+ * only then are clients accepted.
  *
  * Shutdown (SIGTERM/SIGINT), step by step:
  *   1. draining: /readyz answers 503 and new upgrades are refused with 503 (the load balancer
@@ -44,8 +48,14 @@ export interface GatewayNode {
 
 export async function startNode(config: Config, log: Logger): Promise<GatewayNode> {
   const metrics = createMetrics({ tenants: config.metricsTenants });
-  const bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
-  metrics.natsConnected.set(1);
+
+  // Start-up order: HTTP first (so /healthz answers and /readyz says why the node is not ready
+  // while NATS is unreachable), then NATS, the stream, the key store, and only then clients:
+  // until the key store is loaded, upgrades are refused with 503 (never "Invalid API key").
+  let bus: BusConnection | undefined;
+  let keyStore: KeyStore | undefined;
+  let fanout: Fanout | undefined;
+  let replayer: Replayer | undefined;
 
   // The stream gates readiness only until it has been checked once: a later failed check (a
   // JetStream leader election during a NATS failover) must not take every node out of the load
@@ -55,7 +65,7 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
   let stopping = false;
   let streamRetry: NodeJS.Timeout | undefined;
   const refreshStream = async (): Promise<void> => {
-    if (!config.streamEnabled || stopping) return;
+    if (!config.streamEnabled || stopping || bus === undefined) return;
     clearTimeout(streamRetry);
     try {
       epoch = epochOf(await ensureStream(bus.nc, config));
@@ -66,78 +76,30 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
       streamRetry.unref();
     }
   };
-  await refreshStream();
 
-  const kv = await new Kvm(bus.nc).create(config.keyBucket, { history: 1, replicas: config.streamReplicas });
-  const keyStore = new KeyStore(kv, log);
-
-  let gateway: Gateway | undefined;
   const ready = () =>
     readiness({
-      natsConnected: bus.connected,
-      keysLoaded: () => keyStore.loaded,
+      natsConnected: () => bus?.connected() ?? false,
+      keysLoaded: () => keyStore?.loaded ?? false,
       streamReady: () => streamReady,
-      draining: () => gateway?.draining ?? false,
+      draining: () => gateway.draining,
     });
-
-  // Placeholder transport until the uWS app exists (the fan-out needs the app to publish to).
-  let fanout: Fanout | undefined;
   const feeds = new FeedRegistry({
     subscribe: (feed) => (fanout as Fanout).subscribe(feed),
-    flush: () => bus.nc.flush(),
+    flush: () => (bus as BusConnection).nc.flush(),
   });
-  const replayer = config.streamEnabled ? new Replayer(bus.nc, config, metrics, log) : undefined;
-  gateway = new Gateway({
+  const gateway: Gateway = new Gateway({
     config,
     log,
     metrics,
-    keys: keyStore,
+    keys: { lookup: (apiKey) => keyStore?.lookup(apiKey) },
+    accepting: () => keyStore?.loaded ?? false,
     feeds,
     readiness: ready,
     epoch: () => epoch,
-    ...(replayer === undefined ? {} : { resume: (ws, request) => replayer.resume(gateway as Gateway, ws, request) }),
+    ...(config.streamEnabled ? { resume: (ws, request) => (replayer as Replayer).resume(gateway, ws, request) } : {}),
   });
-  fanout = new Fanout(gateway.app, bus.nc, metrics, log);
-  let continuity: FeedContinuity | undefined;
-  if (config.streamEnabled) {
-    const f = fanout;
-    continuity = new FeedContinuity(
-      new StreamReader(bus.nc),
-      (feed, decoded) => f.publish(feed.topic, decoded),
-      (feed) => gateway?.closeTopic(feed.topic, "resync: events missed, resume"),
-      config,
-      metrics,
-      log,
-    );
-    const c = continuity;
-    fanout.hooks = { continuity, replayer };
-    fanout.onUnsubscribe = (feed) => c.forget(feed);
-  }
 
-  keyStore.on((e) => {
-    if (e.type === "revoked") gateway?.revoke(e.hash);
-    if (e.type !== "watch_lost") {
-      metrics.keys.set(keyStore.size);
-      metrics.keysLastUpdate.set(keyStore.lastUpdate / 1000);
-    } else {
-      log.warn({ error: e.error }, "key-store watch lost; re-watching");
-    }
-  });
-  bus.onState((s) => {
-    metrics.natsConnected.set(bus.connected() ? 1 : 0);
-    if (s.type === "reconnected") {
-      metrics.natsReconnects.inc();
-      // The connection's subscriptions are back: fetch whatever the feeds missed meanwhile.
-      void refreshStream().then(() => continuity?.repairAll("nats reconnected"));
-    }
-  });
-  const readyGauge = setInterval(() => metrics.ready.set(ready().ready ? 1 : 0), 1000);
-  readyGauge.unref();
-  // The epoch in auth_ok must follow a stream that was deleted and re-created by an operator.
-  const streamTimer = setInterval(() => void refreshStream(), 30_000);
-  streamTimer.unref();
-
-  await keyStore.start();
   let metricsServer: Server;
   try {
     metricsServer = await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort);
@@ -145,35 +107,87 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     throw new Error(`cannot listen for metrics on ${config.metricsHost}:${config.metricsPort}: ${String(err)}`);
   }
   const port = await gateway.listen();
+  const readyGauge = setInterval(() => metrics.ready.set(ready().ready ? 1 : 0), 1000);
+  readyGauge.unref();
+  log.info({ port, metricsPort: portOf(metricsServer) }, "listening; connecting to NATS before accepting clients");
+
+  bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
+  const nc = bus.nc;
+  metrics.natsConnected.set(1);
+  await refreshStream();
+  const kv = await new Kvm(nc).create(config.keyBucket, { history: 1, replicas: config.streamReplicas });
+  const keys = new KeyStore(kv, log);
+
+  fanout = new Fanout(gateway.app, nc, metrics, log);
+  let continuity: FeedContinuity | undefined;
+  if (config.streamEnabled) {
+    replayer = new Replayer(nc, config, metrics, log);
+    const f = fanout;
+    const c = new FeedContinuity(
+      new StreamReader(nc),
+      (feed, decoded) => f.publish(feed.topic, decoded),
+      (feed) => gateway.closeTopic(feed.topic, "resync: events missed, resume"),
+      config,
+      metrics,
+      log,
+    );
+    continuity = c;
+    fanout.hooks = { continuity: c, replayer };
+    fanout.onUnsubscribe = (feed) => c.forget(feed);
+  }
+
+  keys.on((e) => {
+    if (e.type === "revoked") gateway.revoke(e.hash);
+    if (e.type !== "watch_lost") {
+      metrics.keys.set(keys.size);
+      metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
+    } else {
+      log.warn({ error: e.error }, "key-store watch lost; re-watching");
+    }
+  });
+  const connection = bus;
+  connection.onState((s) => {
+    metrics.natsConnected.set(connection.connected() ? 1 : 0);
+    if (s.type === "reconnected") {
+      metrics.natsReconnects.inc();
+      // The connection's subscriptions are back: fetch whatever the feeds missed meanwhile.
+      void refreshStream().then(() => continuity?.repairAll("nats reconnected"));
+    }
+  });
+  // The epoch in auth_ok must follow a stream that was deleted and re-created by an operator.
+  const streamTimer = setInterval(() => void refreshStream(), 30_000);
+  streamTimer.unref();
+
+  await keys.start();
+  keyStore = keys;
   metrics.ready.set(ready().ready ? 1 : 0);
   log.info({ port, metricsPort: portOf(metricsServer), epoch }, "gateway listening");
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= (async () => {
-      const g = gateway as Gateway;
-      log.info({ reason, sockets: g.socketCount }, "draining");
+      log.info({ reason, sockets: gateway.socketCount }, "draining");
       handle.onDrainStart?.();
-      g.beginDrain();
+      gateway.beginDrain();
       metrics.draining.set(1);
       metrics.ready.set(0);
       await delay(config.drainDelayMs);
-      g.stopListening();
-      await g.closeAllSpread(config.drainWindowMs);
-      g.stopTimers();
-      keyStore.stop();
+      gateway.stopListening();
+      await gateway.closeAllSpread(config.drainWindowMs);
+      gateway.stopTimers();
+      keys.stop();
       clearInterval(readyGauge);
       clearInterval(streamTimer);
       stopping = true;
       clearTimeout(streamRetry);
-      await bus.nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
+      await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info("drained");
     })();
     return shuttingDown;
   };
 
-  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus, keyStore, shutdown };
+  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus: connection, keyStore: keys, shutdown };
   return handle;
 }
 

@@ -55,6 +55,8 @@ export interface GatewayDeps {
   log: Logger;
   metrics: Metrics;
   keys: KeyLookup;
+  /** False until the node can authenticate (key store loaded): upgrades get 503 meanwhile. */
+  accepting: () => boolean;
   feeds: FeedRegistry;
   readiness: () => Readiness;
   epoch: () => string | undefined;
@@ -311,6 +313,7 @@ export class Gateway {
       res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain").end(reason.replaceAll("_", " ")));
     };
     if (this.#draining) return refuse("503 Service Unavailable", "draining");
+    if (!this.deps.accepting()) return refuse("503 Service Unavailable", "starting");
     if (!this.#originAllowed(origin)) return refuse("403 Forbidden", "origin");
     const refusal = this.admission.refuseUpgrade(ip);
     if (refusal !== undefined) return refuse(refusal.status, refusal.reason);
