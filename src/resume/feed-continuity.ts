@@ -38,7 +38,7 @@ interface FeedState {
 
 const RECENT = 32;
 /** A repair that keeps failing (stream leader election, outage) is retried this long. */
-const REPAIR_GIVE_UP_MS = 30_000;
+const REPAIR_GIVE_UP_MS = 60_000;
 
 interface Queued {
   decoded: DecodedEvent;

@@ -12,6 +12,9 @@ import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "../scope/subjects.js";
 export type ReadResult = { type: "events"; events: DecodedEvent[] } | { type: "limit"; pending: number };
 
 const BATCH = 512;
+/** A read that takes longer is abandoned (and retried by gap repair): a request on a stale
+ * connection must not hold a feed forever. */
+const READ_TIMEOUT_MS = 15_000;
 
 /** `sms.t.a.*` -> `in.sms.t.a.*`: the stored subject of a live filter. */
 export function storedFilter(liveFilter: string): string {
@@ -36,6 +39,18 @@ export class StreamReader {
    * when more than `max` are pending, before fetching any.
    */
   async read(liveFilters: readonly string[], afterSeq: number, max: number): Promise<ReadResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`stream read timed out after ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.#read(liveFilters, afterSeq, max), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #read(liveFilters: readonly string[], afterSeq: number, max: number): Promise<ReadResult> {
     const consumers = await Promise.all(
       liveFilters.map((f) =>
         this.#js.consumers.get(STREAM_NAME, {
@@ -69,7 +84,10 @@ export class StreamReader {
             if (m.info.pending === 0) remaining = 0;
             if (remaining === 0) break;
           }
-          if (got === 0) break; // nothing more stored (purged meanwhile)
+          // A fetch that ends empty while events are still pending (a stale connection, a
+          // leader change): the read is incomplete, and an incomplete read must not pass for a
+          // complete one. The caller retries (gap repair) or answers resume_failed.
+          if (got === 0) throw new Error(`stream read incomplete: ${remaining} of ${pendings[i]} events not fetched`);
         }
         await consumer.delete().catch(() => false);
         return out;
