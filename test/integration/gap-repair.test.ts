@@ -4,6 +4,7 @@
  * once, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashApiKey } from "../../src/keys/key-record.js";
 import { publishEvent } from "../../src/publisher/index.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
@@ -30,10 +31,18 @@ afterAll(async () => {
 });
 
 
+/** The node reaches NATS through the proxy, so the harness cannot tell it shares the producer's
+ * server: wait for its key store here. */
+async function key(input: Parameters<Producer["key"]>[0]): Promise<string> {
+  const apiKey = await producer.key(input);
+  await pollUntil(() => node.node.keyStore.has(hashApiKey(apiKey)), 5000, "the key at the node");
+  return apiKey;
+}
+
 describe("gap repair", () => {
   it("delivers the events published while the node was cut off from NATS, once, in order", async () => {
-    const appKey = await producer.key({ role: "app", tenantId: "Gt", appId: "Ga" });
-    const adminKey = await producer.key({ role: "admin" });
+    const appKey = await key({ role: "app", tenantId: "Gt", appId: "Ga" });
+    const adminKey = await key({ role: "admin" });
     const app = await TestClient.authed(node.url, appKey);
     const admin = await TestClient.authed(node.url, adminKey);
     const ids: string[] = [];
@@ -63,8 +72,8 @@ describe("gap repair", () => {
   });
 
   it("repairs on reconnect even when nothing else is published on the subject afterwards", async () => {
-    const key = await producer.key({ role: "app", tenantId: "Ht", appId: "Ha" });
-    const c = await TestClient.authed(node.url, key);
+    const apiKey = await key({ role: "app", tenantId: "Ht", appId: "Ha" });
+    const c = await TestClient.authed(node.url, apiKey);
     await publishEvent(producer.nc, { type: "sms_status", messageId: "h0", tenantId: "Ht", appId: "Ha", status: "sent" });
     await c.waitForEvents(1);
     proxy.block(true);
