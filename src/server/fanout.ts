@@ -86,7 +86,8 @@ export class Fanout implements FeedTransport {
 
   decode(msg: Msg): DecodedEvent | undefined {
     const seq = parseSequence(msg.headers?.get("Nats-Sequence"));
-    if (seq !== undefined && seq === this.#lastSeq && this.#lastDecoded !== undefined) return this.#lastDecoded;
+    const last = this.#lastDecoded;
+    if (seq !== undefined && seq === this.#lastSeq && last !== undefined && last.subject === msg.subject) return last;
     try {
       const decoded = decodeBusEvent(msg.subject, msg.data, seq);
       this.metrics.received(kindOfType[decoded.event.type]);
