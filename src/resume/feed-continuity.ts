@@ -31,6 +31,12 @@ interface FeedState {
   queue: Queued[] | undefined;
   /** When the current repair began (it is retried until it succeeds or gives up). */
   repairSince: number;
+  /**
+   * A sequence the stream is known to hold on this feed (the Nats-Last-Sequence that revealed a
+   * gap). A repair whose read stops short of it read from a replica or leader still catching up
+   * (a leader change): it is incomplete, and is retried.
+   */
+  mustReach: number;
   /** Seqs the last repair delivered: their live copies, still in flight, are dropped. */
   repaired: Set<number>;
   repairedMax: number;
@@ -73,7 +79,7 @@ export class FeedContinuity {
       return;
     }
     if (state === undefined) {
-      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, repaired: new Set(), repairedMax: 0 };
+      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, mustReach: 0, repaired: new Set(), repairedMax: 0 };
       this.#feeds.set(feed.topic, state);
     }
     if (state.queue !== undefined) {
@@ -91,6 +97,7 @@ export class FeedContinuity {
     const expected = lastSeqHeader === undefined ? undefined : Number(lastSeqHeader);
     if (previous !== undefined && expected !== undefined && expected > previous && state.mark > 0) {
       state.queue = [{ decoded, lastSeq: lastSeqHeader }];
+      state.mustReach = Math.max(state.mustReach, expected);
       this.#startRepair(state, `gap on ${subject}: expected ${expected}, last seen ${previous}`);
       return;
     }
@@ -132,10 +139,15 @@ export class FeedContinuity {
     if (this.#feeds.get(state.feed.topic) !== state) return; // unsubscribed meanwhile
     this.#forgetRepaired(state);
     this.#repairFrom(state)
-      .then(async (from) => {
+      .then(async ({ from, last }) => {
         this.log.info({ feed: state.feed.subject, from, reason, attempt }, "repairing feed from the stream");
         const result = await this.reader.read([state.feed.subject], from, this.config.resumeMaxEvents);
         if (result.type === "limit") return this.#abandon(state, `${result.pending} events missed: over RESUME_MAX_EVENTS`);
+        // A target beyond the stream's end came from a forged header: it cannot be waited for.
+        const target = state.mustReach <= last ? state.mustReach : 0;
+        const reached = result.through;
+        if (reached < target) throw new Error(`stream read reached ${reached}, but it holds ${target}: not caught up yet`);
+        state.mustReach = 0;
         for (const e of result.events) {
           const seq = e.event.seq as number;
           state.repaired.add(seq);
@@ -159,7 +171,7 @@ export class FeedContinuity {
           return;
         }
         // A JetStream leader election after a failover takes seconds: keep holding and retry.
-        this.log.debug({ err, feed: state.feed.subject, attempt }, "gap repair failed; retrying");
+        this.log.info({ err: String(err), feed: state.feed.subject, attempt }, "gap repair incomplete; retrying");
         const timer = setTimeout(() => this.#repair(state, reason, attempt + 1), Math.min(2000, 100 * 2 ** attempt));
         timer.unref();
       });
@@ -176,17 +188,18 @@ export class FeedContinuity {
     const queued = state.queue ?? [];
     state.queue = undefined;
     state.mark = 0;
+    state.mustReach = 0;
     this.#forgetRepaired(state);
     for (const q of queued) this.deliver(state.feed, q.decoded);
   }
 
   /** The mark, unless the stream cannot have issued it (forged): then the newest credible one. */
-  async #repairFrom(state: FeedState): Promise<number> {
+  async #repairFrom(state: FeedState): Promise<{ from: number; last: number }> {
     const last = await this.reader.lastSequence();
-    if (state.mark <= last) return state.mark;
+    if (state.mark <= last) return { from: state.mark, last };
     const credible = state.recent.filter((s) => s <= last);
     this.log.warn({ feed: state.feed.subject, mark: state.mark, streamLast: last }, "feed mark is beyond the stream: forged sequence?");
-    return credible.length > 0 ? Math.max(...credible) : Math.max(0, last - this.config.resumeMaxEvents);
+    return { from: credible.length > 0 ? Math.max(...credible) : Math.max(0, last - this.config.resumeMaxEvents), last };
   }
 
   /**

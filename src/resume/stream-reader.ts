@@ -9,7 +9,10 @@ import { decodeBusEvent, type DecodedEvent } from "../bus/event-decoder.js";
 import { InvalidEventError } from "../errors.js";
 import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "../scope/subjects.js";
 
-export type ReadResult = { type: "events"; events: DecodedEvent[] } | { type: "limit"; pending: number };
+export type ReadResult =
+  /** `through`: the highest sequence fetched, counting stored events that failed validation. */
+  | { type: "events"; events: DecodedEvent[]; through: number }
+  | { type: "limit"; pending: number };
 
 const BATCH = 512;
 /** A read that takes longer is abandoned (and retried by gap repair): a request on a stale
@@ -66,6 +69,7 @@ export class StreamReader {
       await Promise.all(consumers.map((c) => c.delete().catch(() => false)));
       return { type: "limit", pending };
     }
+    let through = afterSeq;
     const lists = await Promise.all(
       consumers.map(async (consumer, i) => {
         const out: DecodedEvent[] = [];
@@ -76,6 +80,7 @@ export class StreamReader {
           for await (const m of batch) {
             got++;
             remaining--;
+            if (m.seq > through) through = m.seq;
             try {
               out.push(decodeBusEvent(`${LIVE_PREFIX}${m.subject.slice(DURABLE_PREFIX.length)}`, m.data, m.seq));
             } catch (err) {
@@ -93,7 +98,7 @@ export class StreamReader {
         return out;
       }),
     );
-    return { type: "events", events: mergeBySeq(lists) };
+    return { type: "events", events: mergeBySeq(lists), through };
   }
 }
 

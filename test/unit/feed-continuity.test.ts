@@ -31,7 +31,8 @@ function setup(
       if (failures-- > 0) throw new Error("no JetStream leader");
       if (options.limit) return { type: "limit", pending: 99_999 };
       const visible = options.storedAtRead?.(reads.length - 1) ?? stored;
-      return { type: "events", events: visible.filter((s) => s > after).map((s) => ev(s)) };
+      const events = visible.filter((s) => s > after).map((s) => ev(s));
+      return { type: "events", events, through: events.at(-1)?.event.seq ?? after };
     },
     lastSequence: async () => last,
   };
@@ -134,5 +135,18 @@ describe("FeedContinuity", () => {
     await settle();
     expect(reads).toEqual([1, 5]);
     expect(delivered).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("a read that stops short of the sequence the gap revealed (leader catching up) is retried", async () => {
+    const { c, delivered, reads, release, abandoned } = setup([1, 2, 3, 4], 4, {
+      storedAtRead: (read) => (read === 0 ? [1] : [1, 2, 3, 4]),
+    });
+    c.accept(feed, ev(1), "0");
+    c.accept(feed, ev(4), "3"); // the stream holds 3 on this subject
+    release();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reads).toEqual([1, 1]);
+    expect(delivered).toEqual([1, 2, 3, 4]);
+    expect(abandoned).toEqual([]);
   });
 });
