@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishEvent } from "../../src/publisher/index.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
-import { seededRandom } from "../helpers/random.js";
+import { bytes, int, pick, seededRandom, type Rng } from "../helpers/random.js";
 import { closePayload, encodeFrame, Opcode, RawWs, type FrameSpec, type UpgradeOptions } from "./raw-ws.js";
 import { recordFaults } from "./report.js";
 
@@ -57,14 +57,6 @@ afterAll(async () => {
 // Case generation
 // ---------------------------------------------------------------------------------------------
 
-type Rng = () => number;
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-const bytes = (r: Rng, n: number): Buffer => {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-};
 
 /** Invalid UTF-8 sequences (RFC 3629): overlong, surrogates, > U+10FFFF, truncated, stray bytes. */
 const BAD_UTF8: readonly number[][] = [

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scopeAllows, type Scope } from "../../src/scope/scope.js";
 import { TestClient, type Frame } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
-import { seededRandom } from "../helpers/random.js";
+import { bytes, int, pick, seededRandom, type Rng } from "../helpers/random.js";
 import { recordFaults } from "./report.js";
 
 const SEED = process.env.PRODUCER_SEED ? Number(process.env.PRODUCER_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -68,14 +68,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-type Rng = () => number;
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-const bytes = (r: Rng, n: number): Buffer => {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-};
 
 type Ev = Record<string, unknown>;
 

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/index.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { createKey } from "../../src/keys/key-admin.js";
-import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
+import { readyzOf, scrapeMetric, startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { recordFaults } from "./report.js";
 import { pollUntil } from "../helpers/poll.js";
@@ -152,27 +152,12 @@ function collectWarnings(proc: NodeProcess): string[] {
 
 const nodes: GwNode[] = [];
 
-async function metric(node: GwNode, name: string): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`, { signal: AbortSignal.timeout(1000) })).text();
-    let sum: number | undefined;
-    for (const line of text.split("\n")) {
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-    return sum;
-  } catch {
-    return undefined;
-  }
+function metric(node: GwNode, name: string): Promise<number | undefined> {
+  return scrapeMetric(node.metricsPort, name);
 }
 
-async function readyz(node: GwNode): Promise<{ status: number; reasons?: string[] }> {
-  try {
-    const res = await fetch(`${node.proc.http}/readyz`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json().catch(() => ({}))) as { reasons?: string[] };
-    return { status: res.status, ...(body.reasons ? { reasons: body.reasons } : {}) };
-  } catch {
-    return { status: 0 };
-  }
+function readyz(node: GwNode): Promise<{ status: number; reasons: string[] }> {
+  return readyzOf(node.proc.http);
 }
 
 /** Polls every node's /readyz in the background: the periods it was not 200, and why. */

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type SmsEvent, type SmsWsClient } from "../../src/client/index.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { startProducer, type Producer } from "../helpers/harness.js";
-import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
+import { readyzOf, scrapeMetric, startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { pollUntil } from "../helpers/poll.js";
 import { outOfOrder as outOfOrderClients, startSteadyProducer, tally as tallyClients } from "../helpers/steady-producer.js";
@@ -163,27 +163,12 @@ async function startGw(name: string, natsUrl: string): Promise<GwNode> {
   return node;
 }
 
-async function metric(node: GwNode, name: string): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`, { signal: AbortSignal.timeout(1000) })).text();
-    let sum: number | undefined;
-    for (const line of text.split("\n")) {
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-    return sum;
-  } catch {
-    return undefined;
-  }
+function metric(node: GwNode, name: string): Promise<number | undefined> {
+  return scrapeMetric(node.metricsPort, name);
 }
 
-async function readyz(node: GwNode): Promise<{ status: number; reasons: string[] }> {
-  try {
-    const res = await fetch(`${node.proc.http}/readyz`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json().catch(() => ({}))) as { reasons?: string[] };
-    return { status: res.status, reasons: body.reasons ?? [] };
-  } catch {
-    return { status: 0, reasons: [] };
-  }
+function readyz(node: GwNode): Promise<{ status: number; reasons: string[] }> {
+  return readyzOf(node.proc.http);
 }
 
 function sdk(url: string, scope: number): Tracked {

@@ -55,3 +55,28 @@ export async function startNodeProcess(natsUrl: string, env: Record<string, stri
   }
   return { child, port, lines, exited, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
 }
+
+/** A metric scraped from a node's /metrics (summed over label sets); undefined when unreachable. */
+export async function scrapeMetric(metricsPort: number, name: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(1000) })).text();
+    let sum: number | undefined;
+    for (const line of text.split("\n")) {
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return sum;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A node's /readyz: status (0 when unreachable) and the reasons it gives for 503. */
+export async function readyzOf(http: string): Promise<{ status: number; reasons: string[] }> {
+  try {
+    const res = await fetch(`${http}/readyz`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json().catch(() => ({}))) as { reasons?: string[] };
+    return { status: res.status, reasons: body.reasons ?? [] };
+  } catch {
+    return { status: 0, reasons: [] };
+  }
+}
