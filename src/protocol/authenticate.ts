@@ -7,7 +7,7 @@ import { scopeOfRecord } from "../keys/key-record.js";
 import type { AuthOutcome } from "../metrics/metrics.js";
 import type { Scope } from "../scope/scope.js";
 import { parseAuthMessage, type ResumeRequest } from "./client-messages.js";
-import { CloseCode } from "./close-codes.js";
+import { CloseCode } from "../client/close-codes.js";
 import { AuthErrors } from "./server-messages.js";
 
 export type AuthDecision =

@@ -4,7 +4,7 @@
  * reported with the reason the client sees in auth_error (close 4400).
  */
 import { ClientProtocolError } from "../errors.js";
-import { CloseCode } from "./close-codes.js";
+import { CloseCode } from "../client/close-codes.js";
 
 export interface ResumeRequest {
   epoch: string;

@@ -12,7 +12,7 @@ import { hashPrefix } from "../keys/key-record.js";
 import type { Metrics, Role } from "../metrics/metrics.js";
 import { authenticate, type KeyLookup } from "../protocol/authenticate.js";
 import type { ResumeRequest } from "../protocol/client-messages.js";
-import { CloseCode } from "../protocol/close-codes.js";
+import { CloseCode } from "../client/close-codes.js";
 import { AuthErrors, authErrorFrame, authOkFrame, PING_FRAME } from "../protocol/server-messages.js";
 import { feedsOf, scopeKey, type Feed, type Scope } from "../scope/scope.js";
 import { Admission, clientAddress } from "./admission.js";
@@ -249,7 +249,7 @@ export class Gateway {
       if (ws.getBufferedAmount() > limit) {
         this.deps.metrics.slowConsumerCloses.inc();
         this.deps.log.debug({ socket: data.id }, "slow consumer closed");
-        this.close(ws, CloseCode.SlowConsumer, "slow consumer");
+        this.close(ws, CloseCode.TooMany, "slow consumer");
       } else if (lifetimeMs > 0 && now - data.openedAt > lifetimeMs) {
         this.close(ws, CloseCode.GoingAway, "max lifetime reached");
       }

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { FeedRegistry } from "../../src/bus/feed-registry.js";
 import { hashApiKey, parseKeyRecord } from "../../src/keys/key-record.js";
 import { authenticate } from "../../src/protocol/authenticate.js";
-import { CloseCode, shouldReconnect } from "../../src/protocol/close-codes.js";
 import { readiness } from "../../src/server/readiness.js";
 import { ADMIN_FEED, feedsOf, scopeAllows } from "../../src/scope/scope.js";
 import { parseLiveSubject } from "../../src/scope/subjects.js";
@@ -126,14 +125,7 @@ describe("key records", () => {
   });
 });
 
-describe("close codes and args", () => {
-  it("tells clients whether to reconnect", () => {
-    expect(shouldReconnect(CloseCode.GoingAway)).toBe(true);
-    expect(shouldReconnect(CloseCode.SlowConsumer)).toBe(true);
-    expect(shouldReconnect(CloseCode.Unauthorized)).toBe(false);
-    expect(shouldReconnect(CloseCode.BadRequest)).toBe(false);
-  });
-
+describe("cli args", () => {
   it("parses flags", () => {
     const a = parseArgs(["keys", "create", "--role", "app", "--json", "--label=x y"], ["json"]);
     expect(a.positionals).toEqual(["keys", "create"]);
