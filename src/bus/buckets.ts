@@ -1,0 +1,31 @@
+/**
+ * The KV buckets of the bus contract and the two ways to reach one. The node and the CLI open
+ * buckets that `sms-ws provision` created; only provisioning (and `sms-ws dev`) creates them, since
+ * the gateway's NATS user has no right to (docs/security.md).
+ */
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/** Default bucket names (the API-key bucket's name is configurable: KEY_BUCKET). */
+export const BUCKETS = {
+  apiKeys: "sms_api_keys",
+  tokenSigners: "sms_token_signers",
+  revokedTokens: "sms_revoked_tokens",
+  tenants: "sms_tenants",
+} as const;
+
+export interface BucketOptions {
+  replicas: number;
+  /** Entries expire after this many ms (0: never). */
+  ttlMs?: number;
+}
+
+/** Open an existing bucket; fails when it does not exist (run `sms-ws provision`). */
+export function openBucket(nc: NatsConnection, name: string): Promise<KV> {
+  return new Kvm(nc).open(name);
+}
+
+/** Create a bucket, or open it when it exists with these settings (idempotent). */
+export function createBucket(nc: NatsConnection, name: string, options: BucketOptions): Promise<KV> {
+  return new Kvm(nc).create(name, { history: 1, replicas: options.replicas, ...(options.ttlMs ? { ttl: options.ttlMs } : {}) });
+}
