@@ -257,6 +257,7 @@ try {
       METRICS_HOST: "127.0.0.1",
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: "warn",
+      AUTO_PROVISION: "true",
       // Every soak socket comes from 127.0.0.1: per-IP abuse limits would throttle the churn.
       MAX_UNAUTHENTICATED_PER_IP: "100000",
       MAX_UNAUTHENTICATED: "100000",

@@ -1,7 +1,8 @@
 /**
  * One error class per failure, each with a stable `code`. Socket-level failures carry the
- * WebSocket close code the client sees (see protocol/close-codes.ts for what a client should do).
+ * WebSocket close code the client sees (src/client/close-codes.ts says what a client does on it).
  */
+import type { CloseCodeValue } from "./client/close-codes.js";
 
 export class GatewayError extends Error {
   readonly code: string;
@@ -25,8 +26,8 @@ export class ConfigError extends GatewayError {
 
 /** A client frame the node refuses; closeCode is the WebSocket close code sent with it. */
 export class ClientProtocolError extends GatewayError {
-  readonly closeCode: number;
-  constructor(closeCode: number, message: string) {
+  readonly closeCode: CloseCodeValue;
+  constructor(closeCode: CloseCodeValue, message: string) {
     super("CLIENT_PROTOCOL", message);
     this.closeCode = closeCode;
   }
@@ -49,9 +50,3 @@ export type RejectReason =
   | "type_mismatch" // `type` disagrees with the subject's kind
   | "tenant_mismatch" // `tenantId` disagrees with the subject's tenant token
   | "app_mismatch"; // `appId` disagrees with the subject's app token
-
-export class NatsUnavailableError extends GatewayError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_UNAVAILABLE", message, options);
-  }
-}

@@ -1,10 +1,9 @@
 /**
- * A gateway node: wires config, NATS, the stream, the key store, the fan-out and the uWS server,
- * and owns the start-up and shutdown order.
+ * A gateway node, composed: construct, wire, start, in that order (docs/architecture.md).
  *
- * Start-up: metrics and WebSocket ports open first (/healthz 200, /readyz 503 with reasons,
- * upgrades 503); then NATS (retried forever), the stream, the key bucket and its first load;
- * only then are clients accepted.
+ * Start-up, in two phases: the metrics and WebSocket ports open first (/healthz 200, /readyz 503
+ * with reasons, upgrades 503 "starting"); then NATS (retried forever), the stream, the key store
+ * and its first load; only then is the delivery line built and clients accepted.
  *
  * Shutdown (SIGTERM/SIGINT), step by step:
  *   1. draining: /readyz answers 503 and new upgrades are refused with 503 (the load balancer
@@ -16,170 +15,151 @@
  *   5. the metrics server closes and the process exits 0. If any step hangs, the process exits
  *      1 at SHUTDOWN_TIMEOUT_MS, still inside Kubernetes' grace period.
  */
-import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
+import { createBucket, openBucket } from "./bus/buckets.js";
 import { FeedRegistry } from "./bus/feed-registry.js";
+import { FeedSubscriber } from "./bus/feed-subscriber.js";
 import { connectBus, type BusConnection } from "./bus/nats-connection.js";
-import { ensureStream, epochOf } from "./bus/stream.js";
+import { checkStream, ensureStream } from "./bus/stream.js";
+import { StreamWatch } from "./bus/stream-watch.js";
 import type { Config } from "./config/config.js";
 import { KeyStore } from "./keys/key-store.js";
-import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { portOf, startMetricsServer } from "./metrics/metrics-server.js";
-import { Fanout } from "./server/fanout.js";
-import { Gateway } from "./server/gateway.js";
-import { readiness } from "./server/readiness.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { FeedContinuity } from "./resume/feed-continuity.js";
 import { Replayer } from "./resume/replayer.js";
 import { StreamReader } from "./resume/stream-reader.js";
+import { Admission } from "./server/admission.js";
+import { HttpServer } from "./server/http-server.js";
+import { NodeHealth } from "./server/readiness.js";
+import { ScopeTable } from "./server/scopes.js";
+import { SocketLifecycle } from "./server/socket-lifecycle.js";
+import { SocketRegistry } from "./server/sockets.js";
+import { TopicPublisher } from "./server/topic-publisher.js";
+import { Upkeep } from "./server/upkeep.js";
 
 export interface GatewayNode {
   readonly port: number;
   readonly metricsPort: number;
-  readonly gateway: Gateway;
   readonly metrics: Metrics;
   readonly bus: BusConnection;
   readonly keyStore: KeyStore;
+  readonly sockets: SocketRegistry;
+  /** Abuse-limit bookkeeping (diagnostics and tests). */
+  readonly admission: Admission;
   /** Run the shutdown sequence; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
-  /** Called at the start of the shutdown, before anything closes. */
-  onDrainStart?: () => void;
 }
 
-export async function startNode(config: Config, log: Logger): Promise<GatewayNode> {
+export interface NodeOptions {
+  /** Runs at the start of the shutdown, before anything closes (e.g. stop a traffic simulation). */
+  beforeDrain?: () => void;
+}
+
+/** On the direct path there is no stream, so no epoch. */
+const NO_STREAM = { epoch: undefined } as const;
+const BUCKET_RETRY_MS = 1000;
+
+export async function startNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<GatewayNode> {
+  // Phase 1: the ports open; /readyz says why the node is not ready yet.
   const metrics = createMetrics({ tenants: config.metricsTenants });
-
-  // Start-up order: HTTP first (so /healthz answers and /readyz says why the node is not ready
-  // while NATS is unreachable), then NATS, the stream, the key store, and only then clients:
-  // until the key store is loaded, upgrades are refused with 503 (never "Invalid API key").
-  let bus: BusConnection | undefined;
-  let keyStore: KeyStore | undefined;
-  let fanout: Fanout | undefined;
-  let replayer: Replayer | undefined;
-
-  // The stream gates readiness only until it has been checked once: a later failed check (a
-  // JetStream leader election during a NATS failover) must not take every node out of the load
-  // balancer at once; it is retried every second until it succeeds.
-  let epoch: string | undefined;
-  let streamReady = !config.streamEnabled;
-  let stopping = false;
-  let streamRetry: NodeJS.Timeout | undefined;
-  const refreshStream = async (): Promise<void> => {
-    if (!config.streamEnabled || stopping || bus === undefined) return;
-    clearTimeout(streamRetry);
-    try {
-      epoch = epochOf(await ensureStream(bus.nc, config));
-      streamReady = true;
-    } catch (err) {
-      log.warn({ err: String(err) }, "cannot create or check stream SMS_EVENTS; retrying in 1 s");
-      streamRetry = setTimeout(() => void refreshStream(), 1000);
-      streamRetry.unref();
-    }
-  };
-
-  const ready = () =>
-    readiness({
-      natsConnected: () => bus?.connected() ?? false,
-      keysLoaded: () => keyStore?.loaded ?? false,
-      streamReady: () => streamReady,
-      draining: () => gateway.draining,
-    });
-  const feeds = new FeedRegistry({
-    subscribe: (feed) => (fanout as Fanout).subscribe(feed),
-    flush: () => (bus as BusConnection).nc.flush(),
-  });
-  const gateway: Gateway = new Gateway({
-    config,
-    log,
-    metrics,
-    keys: { lookup: (apiKey) => keyStore?.lookup(apiKey) },
-    accepting: () => keyStore?.loaded ?? false,
-    feeds,
-    readiness: ready,
-    epoch: () => epoch,
-    ...(config.streamEnabled ? { resume: (ws, request) => (replayer as Replayer).resume(gateway, ws, request) } : {}),
-  });
-
-  let metricsServer: Server;
-  try {
-    metricsServer = await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort);
-  } catch (err) {
-    throw new Error(`cannot listen for metrics on ${config.metricsHost}:${config.metricsPort}: ${String(err)}`);
-  }
-  const port = await gateway.listen();
-  const readyGauge = setInterval(() => metrics.ready.set(ready().ready ? 1 : 0), 1000);
+  const health = new NodeHealth(config.streamEnabled);
+  const http = new HttpServer(config, health, metrics);
+  const metricsServer = await listenForMetrics(metrics, config);
+  const port = await http.listen();
+  const readyGauge = setInterval(() => metrics.ready.set(health.readiness().ready ? 1 : 0), 1000);
   readyGauge.unref();
   log.info({ port, metricsPort: portOf(metricsServer) }, "listening; connecting to NATS before accepting clients");
 
-  bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
+  // Phase 2: NATS, the stream, the key store.
+  const bus = await connectBus(config, log, `sms-ws-gateway:${process.pid}`);
   const nc = bus.nc;
-  metrics.natsConnected.set(1);
-  await refreshStream();
-  const kv = await new Kvm(nc).create(config.keyBucket, { history: 1, replicas: config.streamReplicas });
-  const keys = new KeyStore(kv, log);
+  const natsState = (): void => {
+    health.natsConnected = bus.connected();
+    metrics.natsConnected.set(health.natsConnected ? 1 : 0);
+  };
+  natsState();
+  bus.onState((s) => {
+    natsState();
+    if (s.type === "reconnected") metrics.natsReconnects.inc();
+  });
+  const stream = config.streamEnabled
+    ? new StreamWatch(
+        () => (config.autoProvision ? ensureStream(nc, config) : checkStream(nc)),
+        () => (health.streamChecked = true),
+        log,
+      )
+    : undefined;
+  await stream?.start();
+  const keys = new KeyStore(await keyBucket(nc, config, log), log);
+  await keys.start();
+  health.keysLoaded = true;
+  metrics.keys.set(keys.size);
+  metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
 
-  fanout = new Fanout(gateway.app, nc, metrics, log);
-  let continuity: FeedContinuity | undefined;
-  if (config.streamEnabled) {
-    replayer = new Replayer(nc, config, metrics, log);
-    const f = fanout;
-    const c = new FeedContinuity(
-      new StreamReader(nc),
-      (feed, decoded) => f.publish(feed.topic, decoded),
-      (feed) => gateway.closeTopic(feed.topic, "resync: events missed, resume"),
-      config,
-      metrics,
-      log,
-    );
-    continuity = c;
-    fanout.hooks = { continuity: c, replayer };
-    fanout.onUnsubscribe = (feed) => c.forget(feed);
-  }
+  // Phase 3: the delivery line, bus to sockets, each stage given the next at construction:
+  // FeedSubscriber -> FeedContinuity (durable path) -> TopicPublisher -> uWS topics.
+  const sockets = new SocketRegistry();
+  const scopes = new ScopeTable();
+  const admission = new Admission(config);
+  const reader = stream === undefined ? undefined : new StreamReader(nc);
+  const replayer = reader === undefined ? undefined : new Replayer(reader, config, metrics, log);
+  const publisher = new TopicPublisher(http.app, replayer, sockets, metrics);
+  const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log);
+  const feeds = new FeedRegistry(new FeedSubscriber(nc, continuity ?? publisher, metrics, log));
+  const lifecycle = new SocketLifecycle({
+    config,
+    log,
+    metrics,
+    health,
+    admission,
+    credentials: keys,
+    sockets,
+    scopes,
+    feeds,
+    stream: stream ?? NO_STREAM,
+    resumer: replayer,
+  });
+  const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log);
 
   keys.on((e) => {
-    if (e.type === "revoked") gateway.revoke(e.hash);
-    if (e.type !== "watch_lost") {
-      metrics.keys.set(keys.size);
-      metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
-    } else {
+    if (e.type === "revoked") lifecycle.revokeKey(e.hash);
+    if (e.type === "watch_lost") {
       log.warn({ error: e.error }, "key-store watch lost; re-watching");
+      return;
     }
+    metrics.keys.set(keys.size);
+    metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
   });
-  const connection = bus;
-  connection.onState((s) => {
-    metrics.natsConnected.set(connection.connected() ? 1 : 0);
-    if (s.type === "reconnected") {
-      metrics.natsReconnects.inc();
-      // The connection's subscriptions are back: fetch whatever the feeds missed meanwhile.
-      void refreshStream().then(() => continuity?.repairAll("nats reconnected"));
-    }
+  bus.onState((s) => {
+    // The connection's subscriptions are back: fetch whatever the feeds missed meanwhile.
+    if (s.type === "reconnected") void stream?.refresh().then(() => continuity?.repairAll("nats reconnected"));
   });
-  // The epoch in auth_ok must follow a stream that was deleted and re-created by an operator.
-  const streamTimer = setInterval(() => void refreshStream(), 30_000);
-  streamTimer.unref();
 
-  await keys.start();
-  keyStore = keys;
-  metrics.ready.set(ready().ready ? 1 : 0);
-  log.info({ port, metricsPort: portOf(metricsServer), epoch }, "gateway listening");
+  // Start: clients from now on.
+  upkeep.start();
+  http.accept(lifecycle);
+  metrics.ready.set(health.readiness().ready ? 1 : 0);
+  log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch }, "gateway listening");
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= (async () => {
-      log.info({ reason, sockets: gateway.socketCount }, "draining");
-      handle.onDrainStart?.();
-      gateway.beginDrain();
+      log.info({ reason, sockets: sockets.count }, "draining");
+      options.beforeDrain?.();
+      health.draining = true;
       metrics.draining.set(1);
       metrics.ready.set(0);
       await delay(config.drainDelayMs);
-      gateway.stopListening();
-      await gateway.closeAllSpread(config.drainWindowMs);
-      gateway.stopTimers();
+      http.stopListening();
+      await upkeep.closeAllSpread(config.drainWindowMs);
+      upkeep.stop();
       keys.stop();
+      stream?.stop();
       clearInterval(readyGauge);
-      clearInterval(streamTimer);
-      stopping = true;
-      clearTimeout(streamRetry);
       await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info("drained");
@@ -187,8 +167,28 @@ export async function startNode(config: Config, log: Logger): Promise<GatewayNod
     return shuttingDown;
   };
 
-  const handle: GatewayNode = { port, metricsPort: portOf(metricsServer), gateway, metrics, bus: connection, keyStore: keys, shutdown };
-  return handle;
+  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, sockets, admission, shutdown };
+}
+
+async function listenForMetrics(metrics: Metrics, config: Config): Promise<Server> {
+  try {
+    return await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort);
+  } catch (err) {
+    throw new Error(`cannot listen for metrics on ${config.metricsHost}:${config.metricsPort}: ${String(err)}`);
+  }
+}
+
+/** The API-key bucket: created when the node provisions, otherwise waited for (not ready meanwhile). */
+async function keyBucket(nc: NatsConnection, config: Config, log: Logger): Promise<KV> {
+  if (config.autoProvision) return createBucket(nc, config.keyBucket, { replicas: config.streamReplicas });
+  for (;;) {
+    try {
+      return await openBucket(nc, config.keyBucket);
+    } catch (err) {
+      log.warn({ err: String(err), bucket: config.keyBucket }, "cannot open the key bucket (run `sms-ws provision`); retrying in 1 s");
+      await delay(BUCKET_RETRY_MS);
+    }
+  }
 }
 
 function delay(ms: number): Promise<void> {

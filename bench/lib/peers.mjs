@@ -300,7 +300,7 @@ async function setupGateway(ctx, durable) {
   const gw = start(process.execPath, [...nodeArgs, main, 'serve'], {
     cwd: repoDir,
     // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
-    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
+    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
   });
   const teardownEarly = async () => {
     await stop(gw, 1500); // sockets are gone by then; no need to sit through the drain window

@@ -5,7 +5,7 @@
 import { Unpackr } from "msgpackr";
 import { InvalidEventError } from "../errors.js";
 import { appTokenOf, kindOfType, normalizeEvent, type SmsEvent } from "../events/event.js";
-import { parseLiveSubject } from "../scope/subjects.js";
+import { parseLiveSubject } from "./contract.js";
 
 // Plain MessagePack only: no record extension, so any producer library interoperates.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });

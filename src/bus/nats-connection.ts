@@ -1,13 +1,14 @@
 /**
- * The node's NATS connection: reconnects forever, never gives up, and reports its state as a
- * tagged union that readiness, metrics and logs all read.
+ * NATS connections. natsOptions() is the one place that turns the configuration into connect
+ * options (servers, name, credentials), for the node and the CLI alike. The node's connection
+ * (connectBus) reconnects forever, never gives up, and reports its state as a tagged union that
+ * readiness, metrics, logs and gap repair all read.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 
 export type BusState =
-  | { type: "connected"; server: string }
   | { type: "disconnected"; server: string }
   | { type: "reconnected"; server: string }
   | { type: "closed" };
@@ -15,16 +16,26 @@ export type BusState =
 export interface BusConnection {
   readonly nc: NatsConnection;
   readonly connected: () => boolean;
+  /** Follow state changes; returns the function that stops following. */
   onState(listener: (s: BusState) => void): () => void;
 }
 
-export async function connectBus(config: Config, log: Logger, name: string): Promise<BusConnection> {
-  log.info({ servers: config.natsServers }, "connecting to NATS (retrying until it answers)");
-  const nc = await connect({
+type NatsSettings = Pick<Config, "natsServers" | "natsUser" | "natsPassword" | "natsToken">;
+
+/** Servers, client name and credentials: what every connection of ours shares. */
+export function natsOptions(config: NatsSettings, name: string): ConnectionOptions {
+  return {
     servers: [...config.natsServers],
     name,
     ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
     ...(config.natsToken ? { token: config.natsToken } : {}),
+  };
+}
+
+export async function connectBus(config: NatsSettings, log: Logger, name: string): Promise<BusConnection> {
+  log.info({ servers: config.natsServers }, "connecting to NATS (retrying until it answers)");
+  const nc = await connect({
+    ...natsOptions(config, name),
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -35,10 +46,10 @@ export async function connectBus(config: Config, log: Logger, name: string): Pro
     pingInterval: 10_000,
     maxPingOut: 2,
   });
-  const listeners = new Set<(s: BusState) => void>();
   let connected = true;
-  const emit = (s: BusState): void => {
-    for (const l of listeners) l(s);
+  const listeners = new Set<(s: BusState) => void>();
+  const onState = (s: BusState): void => {
+    for (const listener of listeners) listener(s);
   };
   (async () => {
     for await (const s of nc.status()) {
@@ -46,12 +57,12 @@ export async function connectBus(config: Config, log: Logger, name: string): Pro
         case "disconnect":
           connected = false;
           log.warn({ server: s.server }, "nats disconnected");
-          emit({ type: "disconnected", server: s.server });
+          onState({ type: "disconnected", server: s.server });
           break;
         case "reconnect":
           connected = true;
           log.info({ server: s.server }, "nats reconnected");
-          emit({ type: "reconnected", server: s.server });
+          onState({ type: "reconnected", server: s.server });
           break;
         case "ldm":
           log.warn({ server: s.server }, "nats server entering lame duck mode");
@@ -70,7 +81,7 @@ export async function connectBus(config: Config, log: Logger, name: string): Pro
   nc.closed().then((err) => {
     connected = false;
     if (err) log.error({ err }, "nats connection closed with error");
-    emit({ type: "closed" });
+    onState({ type: "closed" });
   });
   log.info({ server: nc.getServer() }, "nats connected");
   return {

@@ -1,17 +1,28 @@
 /**
- * The durable path: stream SMS_EVENTS stores `in.sms.>` and republishes every stored event to the
- * live subject `sms.>` with Nats-Sequence / Nats-Last-Sequence headers (SPEC section 2).
- * ensureStream is idempotent and safe when many nodes start at once.
+ * The durable path: stream SMS_EVENTS stores the stored subjects and republishes every stored event
+ * to its live subject with the sequence headers (src/bus/contract.ts). ensureStream (provisioning)
+ * is idempotent and safe when many nodes start at once; a node that may not create streams only
+ * reads the stream's info (checkStream).
  */
-import { jetstreamManager, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
-import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "../scope/subjects.js";
+import { LIVE_SUBJECTS, STORED_SUBJECTS, STREAM_NAME } from "./contract.js";
 
-export function streamConfig(config: Config): Partial<StreamConfig> & { name: string } {
+type StreamSettings = Pick<Config, "streamStorage" | "streamMaxAgeS" | "streamMaxBytes" | "streamReplicas">;
+
+export function streamConfig(config: StreamSettings): Partial<StreamConfig> & { name: string } {
   return {
     name: STREAM_NAME,
-    subjects: [`${DURABLE_PREFIX}.>`],
+    subjects: [STORED_SUBJECTS],
     retention: RetentionPolicy.Limits,
     storage: config.streamStorage === "memory" ? StorageType.Memory : StorageType.File,
     max_age: config.streamMaxAgeS * 1_000_000_000,
@@ -20,7 +31,7 @@ export function streamConfig(config: Config): Partial<StreamConfig> & { name: st
     // Producers retrying a publish with the same Nats-Msg-Id within 2 min store it once.
     duplicate_window: 120 * 1_000_000_000,
     allow_direct: true,
-    republish: { src: `${DURABLE_PREFIX}.>`, dest: `${LIVE_PREFIX}.>` },
+    republish: { src: STORED_SUBJECTS, dest: LIVE_SUBJECTS },
   };
 }
 
@@ -33,12 +44,12 @@ export function epochOf(info: StreamInfo): string {
  * Create SMS_EVENTS, or bring an existing one to our limits. Concurrent creators: the loser of
  * the race gets "already in use" and falls back to reading/updating, which is idempotent.
  */
-export async function ensureStream(nc: NatsConnection, config: Config): Promise<StreamInfo> {
+export async function ensureStream(nc: NatsConnection, config: StreamSettings): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
   const wanted = streamConfig(config);
   for (let attempt = 0; ; attempt++) {
-    try {
-      const info = await jsm.streams.info(STREAM_NAME);
+    const info = await streamInfo(nc);
+    if (info !== null) {
       const c = info.config;
       const differs =
         c.max_age !== wanted.max_age ||
@@ -53,8 +64,6 @@ export async function ensureStream(nc: NatsConnection, config: Config): Promise<
         republish: wanted.republish,
         num_replicas: wanted.num_replicas,
       });
-    } catch (err) {
-      if (!isStreamNotFound(err)) throw err;
     }
     try {
       return await jsm.streams.add(wanted);
@@ -71,12 +80,18 @@ export async function streamInfo(nc: NatsConnection): Promise<StreamInfo | null>
   try {
     return await jsm.streams.info(STREAM_NAME);
   } catch (err) {
-    if (isStreamNotFound(err)) return null;
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
     throw err;
   }
 }
 
-function isStreamNotFound(err: unknown): boolean {
-  const e = err as { name?: string; code?: number | string; api_error?: { err_code?: number }; message?: string };
-  return e?.name === "StreamNotFoundError" || e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? "");
+/** The stream must exist and republish to the live subjects; throws saying what is wrong. */
+export async function checkStream(nc: NatsConnection): Promise<StreamInfo> {
+  const info = await streamInfo(nc);
+  if (info === null) throw new Error(`stream ${STREAM_NAME} does not exist: run \`sms-ws provision\``);
+  const republish = info.config.republish;
+  if (republish?.src !== STORED_SUBJECTS || republish.dest !== LIVE_SUBJECTS) {
+    throw new Error(`stream ${STREAM_NAME} does not republish ${STORED_SUBJECTS} to ${LIVE_SUBJECTS}: run \`sms-ws provision\``);
+  }
+  return info;
 }

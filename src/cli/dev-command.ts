@@ -9,7 +9,7 @@ import { startNatsServer, type EmbeddedNats } from "../dev/embedded-nats.js";
 import { startSimulation } from "../dev/simulate.js";
 import { createKey } from "../keys/key-admin.js";
 import type { ParsedArgs } from "./args.js";
-import { openKeyBucket } from "./connect.js";
+import { openBucket } from "../bus/buckets.js";
 import { serve } from "./serve-command.js";
 
 const DEV_TENANT = "tenant_demo";
@@ -20,6 +20,8 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
   const devEnv: Record<string, string | undefined> = {
     // A developer's Ctrl-C should not wait 25 s: short drain unless asked otherwise.
     DRAIN_DELAY_MS: "0",
+    // A development node provisions its own stream and buckets (production: `sms-ws provision`).
+    AUTO_PROVISION: "true",
     DRAIN_WINDOW_MS: "1000",
     SHUTDOWN_TIMEOUT_MS: "10000",
     ...env,
@@ -37,11 +39,13 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
     throw err;
   }
   let stopSimulation = (): void => {};
-  const node = await serve(config, log, async () => {
-    await nats?.stop();
+  const node = await serve(config, log, {
+    beforeDrain: () => stopSimulation(),
+    afterStop: async () => {
+      await nats?.stop();
+    },
   });
-  node.onDrainStart = () => stopSimulation();
-  const kv = await openKeyBucket(node.bus.nc, config);
+  const kv = await openBucket(node.bus.nc, config.keyBucket);
   const app = await createKey(kv, { role: "app", tenantId: DEV_TENANT, appId: DEV_APP, label: "dev app key" });
   const admin = await createKey(kv, { role: "admin", label: "dev admin key" });
   out("");

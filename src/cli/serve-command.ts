@@ -1,10 +1,16 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { startNode, type GatewayNode } from "../node.js";
+import { startNode, type GatewayNode, type NodeOptions } from "../node.js";
+
+export interface ServeOptions extends NodeOptions {
+  /** Runs after the node has shut down, before the process exits. */
+  afterStop?: () => Promise<void>;
+}
 
 /** Start a node and run the shutdown sequence on SIGTERM/SIGINT, with a hard deadline. */
-export async function serve(config: Config, log: Logger, onStopped: () => Promise<void> = async () => {}): Promise<GatewayNode> {
-  const node = await startNode(config, log);
+export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<GatewayNode> {
+  const node = await startNode(config, log, options);
+  const onStopped = options.afterStop ?? (async () => {});
   const stop = (signal: string): void => {
     const deadline = setTimeout(() => {
       log.error({ signal }, "shutdown deadline passed; exiting");

@@ -192,6 +192,12 @@ export const settings = {
   streamReplicas: setting("STREAM_REPLICAS", "1", "SMS_EVENTS replicas (3 on a NATS cluster)", integer(1, 5)),
   streamStorage: setting("STREAM_STORAGE", "file", "SMS_EVENTS storage", oneOf("file", "memory")),
   keyBucket: setting("KEY_BUCKET", "sms_api_keys", "NATS KV bucket of API keys", text),
+  autoProvision: setting(
+    "AUTO_PROVISION",
+    "false",
+    "Create the stream and the buckets at start (needs NATS admin rights; `sms-ws dev` sets it); otherwise run `sms-ws provision` once",
+    boolean,
+  ),
   resumeMaxEvents: setting(
     "RESUME_MAX_EVENTS",
     "10000",
@@ -199,6 +205,42 @@ export const settings = {
     integer(0),
   ),
   resumeConcurrency: setting("RESUME_CONCURRENCY", "8", "Replays running at once on one node", integer(1, 1000)),
+  resumeConcurrencyPerKey: setting(
+    "RESUME_CONCURRENCY_PER_KEY",
+    "2",
+    "Replays running at once on one node for one credential (API key or token signer)",
+    integer(1, 1000),
+  ),
+  resumeConcurrencyPerTenant: setting(
+    "RESUME_CONCURRENCY_PER_TENANT",
+    "4",
+    "Replays running at once on one node for one tenant",
+    integer(1, 1000),
+  ),
+  resumeQueueMax: setting(
+    "RESUME_QUEUE_MAX",
+    "5000",
+    "Replays waiting for a slot on one node; beyond, resume_failed (unavailable) at once",
+    integer(0, 1_000_000),
+  ),
+  resumeQueueWaitMs: setting(
+    "RESUME_QUEUE_WAIT_MS",
+    "30000",
+    "Longest wait for a replay slot before resume_failed (unavailable)",
+    integer(0, 600_000),
+  ),
+  resumeStallMs: setting(
+    "RESUME_STALL_MS",
+    "10000",
+    "A replay that cannot send for this long (the client does not read) closes the socket, 4429",
+    integer(100, 600_000),
+  ),
+  resumeHeldMax: setting(
+    "RESUME_HELD_MAX",
+    "10000",
+    "Live events held for one replaying socket; beyond, the socket is closed (4429) and resumes later",
+    integer(1, 1_000_000),
+  ),
 } as const;
 
 type Settings = typeof settings;

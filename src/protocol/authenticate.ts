@@ -7,11 +7,10 @@ import { scopeOfRecord } from "../keys/key-record.js";
 import type { AuthOutcome } from "../metrics/metrics.js";
 import type { Scope } from "../scope/scope.js";
 import { parseAuthMessage, type ResumeRequest } from "./client-messages.js";
-import { CloseCode } from "../client/close-codes.js";
-import { AuthErrors } from "./server-messages.js";
+import { Refusals, type Refusal } from "./refusal.js";
 
 export type AuthDecision =
-  | { type: "reject"; outcome: AuthOutcome; closeCode: number; error: string }
+  | { type: "reject"; outcome: AuthOutcome; refusal: Refusal }
   | { type: "accept"; hash: string; record: KeyRecord; scope: Scope; resume?: ResumeRequest };
 
 export interface KeyLookup {
@@ -24,11 +23,11 @@ export function authenticate(frame: ArrayBuffer, isBinary: boolean, keys: KeyLoo
     auth = parseAuthMessage(frame, isBinary);
   } catch (err) {
     if (!(err instanceof ClientProtocolError)) throw err;
-    return { type: "reject", outcome: "bad_request", closeCode: err.closeCode, error: err.message };
+    return { type: "reject", outcome: "bad_request", refusal: { code: err.closeCode, reason: err.message } };
   }
   const found = keys.lookup(auth.apiKey);
   if (found === undefined) {
-    return { type: "reject", outcome: "invalid_key", closeCode: CloseCode.Unauthorized, error: AuthErrors.invalidKey };
+    return { type: "reject", outcome: "invalid_key", refusal: Refusals.invalidKey };
   }
   return {
     type: "accept",

@@ -19,10 +19,3 @@ export type ResumeFailure = "retention" | "epoch" | "limit" | "unavailable";
 export function resumeFailedFrame(reason: ResumeFailure): string {
   return JSON.stringify({ type: "resume_failed", reason });
 }
-
-export const AuthErrors = {
-  invalidKey: "Invalid API key",
-  revoked: "API key revoked",
-  timeout: "Authentication timeout",
-  tenantLimit: "Too many connections for this tenant",
-} as const;

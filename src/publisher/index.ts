@@ -12,7 +12,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Packr } from "msgpackr";
 import { randomUUID } from "node:crypto";
 import { appTokenOf, kindOfType, normalizeEvent, type SmsEvent, type SmsInboundEvent, type SmsStatusEvent } from "../events/event.js";
-import { durableSubject, liveSubject } from "../scope/subjects.js";
+import { durableSubject, liveSubject } from "../bus/contract.js";
 
 export type { SmsEvent, SmsInboundEvent, SmsStatusEvent } from "../events/event.js";
 export { InvalidEventError } from "../errors.js";

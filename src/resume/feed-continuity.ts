@@ -12,9 +12,14 @@
  *
  * The mark a repair reads from is checked against the stream's last sequence first; a mark from
  * the future (forged) falls back to the newest recent sequence that the stream can have issued.
+ *
+ * A stage of the delivery line (src/bus/feed-sink.ts): it receives the subscriber's events and
+ * passes them on, in order and repaired, to the next sink; a gap it cannot repair is passed on as
+ * `lost`, so the feed's clients resume.
  */
 import type { Logger } from "pino";
 import type { DecodedEvent } from "../bus/event-decoder.js";
+import type { FeedSink } from "../bus/feed-sink.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Feed } from "../scope/scope.js";
@@ -51,33 +56,31 @@ interface Queued {
   lastSeq: string | undefined;
 }
 
-export type Deliver = (feed: Feed, decoded: DecodedEvent) => void;
-/** A gap that cannot be repaired: the feed's sockets must be closed so their clients resume. */
-export type Unrecoverable = (feed: Feed) => void;
-
-export class FeedContinuity {
+export class FeedContinuity implements FeedSink {
   readonly #feeds = new Map<string, FeedState>();
   /** Last seq seen per live subject (keyed by feed topic + subject: feeds overlap). */
   readonly #subjects = new Map<string, number>();
 
   constructor(
     private readonly reader: Pick<StreamReader, "read" | "lastSequence">,
-    private readonly deliver: Deliver,
-    private readonly unrecoverable: Unrecoverable,
-    private readonly config: Config,
+    private readonly next: FeedSink,
+    private readonly config: Pick<Config, "resumeMaxEvents">,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
-  /** Hot path: decide for one live event. */
-  accept(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void {
+  /** Hot path: decide for one live event. Events of the direct path (no seq) pass straight on. */
+  event(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void {
     const seq = decoded.event.seq;
-    let state = this.#feeds.get(feed.topic);
     if (seq === undefined) {
-      if (state?.queue !== undefined) state.queue.push({ decoded, lastSeq: undefined });
-      else this.deliver(feed, decoded);
+      this.next.event(feed, decoded, undefined);
       return;
     }
+    this.#accept(feed, decoded, seq, lastSeqHeader);
+  }
+
+  #accept(feed: Feed, decoded: DecodedEvent, seq: number, lastSeqHeader: string | undefined): void {
+    let state = this.#feeds.get(feed.topic);
     if (state === undefined) {
       state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, mustReach: 0, repaired: new Set(), repairedMax: 0 };
       this.#feeds.set(feed.topic, state);
@@ -123,11 +126,17 @@ export class FeedContinuity {
     }
   }
 
+  /** Passed on as is: nothing upstream of this stage reports losses. */
+  lost(feed: Feed): void {
+    this.next.lost(feed);
+  }
+
   /** The feed was unsubscribed: forget it (a new subscription starts fresh). */
-  forget(feed: Feed): void {
+  ended(feed: Feed): void {
     this.#feeds.delete(feed.topic);
     const prefix = `${feed.topic} `;
     for (const key of this.#subjects.keys()) if (key.startsWith(prefix)) this.#subjects.delete(key);
+    this.next.ended(feed);
   }
 
   #startRepair(state: FeedState, reason: string): void {
@@ -184,13 +193,13 @@ export class FeedContinuity {
   #abandon(state: FeedState, why: string): void {
     this.metrics.gapsUnrecoverable.inc();
     this.log.warn({ feed: state.feed.subject, why }, "gap cannot be repaired; closing the feed's sockets so they resume");
-    this.unrecoverable(state.feed);
+    this.next.lost(state.feed);
     const queued = state.queue ?? [];
     state.queue = undefined;
     state.mark = 0;
     state.mustReach = 0;
     this.#forgetRepaired(state);
-    for (const q of queued) this.deliver(state.feed, q.decoded);
+    for (const q of queued) this.next.event(state.feed, q.decoded, undefined);
   }
 
   /** The mark, unless the stream cannot have issued it (forged): then the newest credible one. */
@@ -213,7 +222,7 @@ export class FeedContinuity {
     for (const q of queued) {
       const heldAgain = state.queue as Queued[] | undefined; // accept() may have started a repair
       if (heldAgain !== undefined) heldAgain.push(q);
-      else this.accept(state.feed, q.decoded, q.lastSeq);
+      else this.#accept(state.feed, q.decoded, q.decoded.event.seq as number, q.lastSeq);
     }
   }
 
@@ -222,7 +231,7 @@ export class FeedContinuity {
     if (seq > state.mark) state.mark = seq;
     state.recent[state.recentAt] = seq;
     state.recentAt = (state.recentAt + 1) % RECENT;
-    this.deliver(state.feed, e);
+    this.next.event(state.feed, e, undefined);
   }
 
   /** Events delivered by a repair or after it also count as seen on their subject. */

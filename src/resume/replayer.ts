@@ -1,101 +1,148 @@
 /**
- * Resume (SPEC section 1b): a socket that authenticates with {epoch, seq} gets every event of its
- * scope stored above seq, in order, then goes live with no gap and no duplicate.
+ * Resume (README.md, "Resume: nothing missed across reconnects"): a socket that authenticates with
+ * {epoch, seq} gets every event of its scope stored above seq, in order, then goes live with no gap
+ * and no duplicate.
  *
  * The seam: the socket's feeds are already subscribed when this starts, but the socket is not yet
  * on their uWS topics. From the first line of resume() every event published to those topics is
- * held for the socket. The stored events are read (a snapshot taken after holding began), sent,
- * then the held events above the last sent seq, then {"type":"resumed"}, then the socket joins its
- * topics: the last three steps in one synchronous block, so nothing can slip between them.
+ * held for the socket (observe). The stored events are streamed in batches (a snapshot taken
+ * after holding began), sent, then the held events above the last sent seq, then
+ * {"type":"resumed"}, then the socket joins its topics: the last three steps in one synchronous
+ * block, so nothing can slip between them.
+ *
+ * Every wait is bounded (docs/security.md): a slot (ReplaySlots: per node, per key, per tenant,
+ * bounded queue with a deadline), the socket's send buffer (a replay that cannot send for
+ * RESUME_STALL_MS is closed, 4429), and the live events held meanwhile (RESUME_HELD_MAX, 4429).
  */
 import type { Logger } from "pino";
 import type { DecodedEvent } from "../bus/event-decoder.js";
-import { streamInfo, epochOf } from "../bus/stream.js";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { epochOf } from "../bus/stream.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ResumeRequest } from "../protocol/client-messages.js";
+import { Refusals } from "../protocol/refusal.js";
 import { resumedFrame, resumeFailedFrame, type ResumeFailure } from "../protocol/server-messages.js";
-import type { Gateway, Socket } from "../server/gateway.js";
-import { StreamReader } from "./stream-reader.js";
+import { ReplaySlots } from "./replay-slots.js";
+import type { ReplaySocket } from "./replay-socket.js";
+import type { StreamReader } from "./stream-reader.js";
 
 /** Held live events few enough to send in the final synchronous block of a resume. */
 const FINAL_BLOCK = 64;
+/** How often a paced send looks at the socket's buffer again. */
+const PACE_MS = 5;
 
 interface Held {
+  readonly socket: ReplaySocket;
   readonly topics: ReadonlySet<string>;
   readonly events: DecodedEvent[];
 }
 
+type ReplayConfig = Pick<
+  Config,
+  | "maxBackpressureBytes"
+  | "resumeMaxEvents"
+  | "resumeConcurrency"
+  | "resumeConcurrencyPerKey"
+  | "resumeConcurrencyPerTenant"
+  | "resumeQueueMax"
+  | "resumeQueueWaitMs"
+  | "resumeStallMs"
+  | "resumeHeldMax"
+>;
+
+type Outcome = { replayed: number } | { failed: ResumeFailure };
+
 export class Replayer {
-  readonly #holding = new Map<Socket, Held>();
-  readonly #reader: StreamReader;
-  #running = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #holding = new Set<Held>();
+  readonly #slots: ReplaySlots;
 
   constructor(
-    private readonly nc: NatsConnection,
-    private readonly config: Config,
+    private readonly reader: Pick<StreamReader, "info" | "open">,
+    private readonly config: ReplayConfig,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.#reader = new StreamReader(nc);
-  }
-
-  /** Called by the fan-out for every event handed to a topic. Cheap when nobody is replaying. */
-  observe(topic: string, decoded: DecodedEvent): void {
-    if (this.#holding.size === 0) return;
-    for (const held of this.#holding.values()) if (held.topics.has(topic)) held.events.push(decoded);
-  }
-
-  get active(): number {
-    return this.#holding.size;
-  }
-
-  resume(gateway: Gateway, ws: Socket, request: ResumeRequest): void {
-    const data = ws.getUserData();
-    const held: Held = { topics: new Set((data.feeds ?? []).map((f) => f.topic)), events: [] };
-    this.#holding.set(ws, held);
-    this.#run(gateway, ws, request, held).catch((err: unknown) => {
-      this.log.warn({ err, socket: data.id }, "resume failed");
-      this.#finish(gateway, ws, held, { failed: "unavailable" }, -1);
+    this.#slots = new ReplaySlots({
+      total: config.resumeConcurrency,
+      perKey: config.resumeConcurrencyPerKey,
+      perTenant: config.resumeConcurrencyPerTenant,
+      queueMax: config.resumeQueueMax,
+      queueWaitMs: config.resumeQueueWaitMs,
     });
   }
 
-  async #run(gateway: Gateway, ws: Socket, request: ResumeRequest, held: Held): Promise<void> {
-    await this.#slot();
+  /**
+   * Sees every event handed to a topic (the topic publisher's observer), to hold it for sockets
+   * still replaying. Cheap when nobody is replaying.
+   */
+  observe(topic: string, decoded: DecodedEvent): void {
+    if (this.#holding.size === 0) return;
+    for (const held of this.#holding) {
+      if (!held.topics.has(topic)) continue;
+      held.events.push(decoded);
+      if (held.events.length > this.config.resumeHeldMax) this.#abandon(held, "behind");
+    }
+  }
+
+  resume(socket: ReplaySocket, request: ResumeRequest): void {
+    const held: Held = { socket, topics: new Set(socket.feeds.map((f) => f.topic)), events: [] };
+    this.#holding.add(held);
+    this.#run(held, request).catch((err: unknown) => {
+      this.log.warn({ err: String(err), socket: socket.id }, "resume failed");
+      this.#finish(held, { failed: "unavailable" }, -1);
+    });
+  }
+
+  async #run(held: Held, request: ResumeRequest): Promise<void> {
+    const { socket } = held;
+    const slot = await this.#slots.acquire(socket.owner, () => socket.isClosed());
+    if (!slot.granted) {
+      if (!socket.isClosed()) this.log.info({ socket: socket.id, reason: slot.reason }, "no replay slot; resume unavailable");
+      return this.#finish(held, { failed: "unavailable" }, -1);
+    }
     try {
-      const data = ws.getUserData();
-      if (data.state === "closed") return;
-      const info = await streamInfo(this.nc);
-      if (info === null) return this.#finish(gateway, ws, held, { failed: "unavailable" }, -1);
-      if (epochOf(info) !== request.epoch) return this.#finish(gateway, ws, held, { failed: "epoch" }, -1);
+      if (socket.isClosed()) return;
+      const info = await this.reader.info();
+      if (info === null) return this.#finish(held, { failed: "unavailable" }, -1);
+      if (epochOf(info) !== request.epoch) return this.#finish(held, { failed: "epoch" }, -1);
       // A position beyond the stream's end was not issued by this stream incarnation.
-      if (request.seq > info.state.last_seq) return this.#finish(gateway, ws, held, { failed: "epoch" }, -1);
-      if (request.seq === info.state.last_seq) return this.#finish(gateway, ws, held, { replayed: 0 }, request.seq);
-      if (request.seq + 1 < info.state.first_seq) return this.#finish(gateway, ws, held, { failed: "retention" }, -1);
-      const filters = (data.feeds ?? []).map((f) => f.subject);
-      const result = await this.#reader.read(filters, request.seq, this.config.resumeMaxEvents);
-      if (result.type === "limit") return this.#finish(gateway, ws, held, { failed: "limit" }, -1);
-      const frames = result.events.filter((e) => (e.event.seq as number) > request.seq).map((e) => e.frame);
-      await this.#sendPaced(gateway, ws, frames);
-      if (ws.getUserData().state === "closed") return;
-      const lastSent = result.events.at(-1)?.event.seq ?? request.seq;
-      const lastHeld = await this.#drainHeld(gateway, ws, held, lastSent);
-      this.metrics.eventsReplayed.inc(result.events.length);
-      this.#finish(gateway, ws, held, { replayed: result.events.length }, lastHeld);
+      if (request.seq > info.state.last_seq) return this.#finish(held, { failed: "epoch" }, -1);
+      if (request.seq === info.state.last_seq) return this.#finish(held, { replayed: 0 }, request.seq);
+      if (request.seq + 1 < info.state.first_seq) return this.#finish(held, { failed: "retention" }, -1);
+      const opened = await this.reader.open(
+        socket.feeds.map((f) => f.subject),
+        request.seq,
+        this.config.resumeMaxEvents,
+      );
+      if (opened.type === "limit") return this.#finish(held, { failed: "limit" }, -1);
+      let lastSent = request.seq;
+      let replayed = 0;
+      try {
+        for await (const batch of opened.read.batches()) {
+          if (!(await this.#sendPaced(held, batch.map((e) => e.frame)))) return;
+          replayed += batch.length;
+          lastSent = batch.at(-1)?.event.seq ?? lastSent;
+        }
+      } finally {
+        await opened.read.close();
+      }
+      const lastHeld = await this.#drainHeld(held, lastSent);
+      if (lastHeld === undefined) return;
+      this.metrics.eventsReplayed.inc(replayed);
+      this.#finish(held, { replayed }, lastHeld);
     } finally {
-      this.#release();
+      slot.release();
     }
   }
 
   /** Send held live events above lastSent, the outcome, and join the live topics: one block. */
-  #finish(gateway: Gateway, ws: Socket, held: Held, outcome: { replayed: number } | { failed: ResumeFailure }, lastSent: number): void {
-    this.#holding.delete(ws);
-    if (ws.getUserData().state === "closed") return;
+  #finish(held: Held, outcome: Outcome, lastSent: number): void {
+    if (!this.#holding.delete(held)) return; // already abandoned
+    const { socket } = held;
+    if (socket.isClosed()) return;
     if ("failed" in outcome) {
       this.metrics.resumes.inc({ outcome: outcome.failed });
-      gateway.send(ws, resumeFailedFrame(outcome.failed));
+      socket.send(resumeFailedFrame(outcome.failed));
     }
     const frames: string[] = [];
     for (const e of held.events) {
@@ -105,50 +152,58 @@ export class Replayer {
         if (seq !== undefined) lastSent = seq;
       }
     }
-    gateway.sendMany(ws, frames);
+    socket.sendMany(frames, 0, Infinity);
     if ("replayed" in outcome) {
       this.metrics.resumes.inc({ outcome: "ok" });
-      gateway.send(ws, resumedFrame(outcome.replayed));
+      socket.send(resumedFrame(outcome.replayed));
     }
-    gateway.goLive(ws);
+    socket.goLive();
   }
 
-  /** Send frames without ever letting the socket's buffer pass half the slow-consumer limit. */
-  async #sendPaced(gateway: Gateway, ws: Socket, frames: readonly string[]): Promise<void> {
+  /** The socket cannot be served: close it (4429) so its client resumes later, from what it has. */
+  #abandon(held: Held, why: "stalled" | "behind"): void {
+    if (!this.#holding.delete(held)) return;
+    this.metrics.resumes.inc({ outcome: why });
+    this.log.info({ socket: held.socket.id, why }, "replay abandoned; closing the socket");
+    held.socket.close(why === "stalled" ? Refusals.replayStalled : Refusals.replayBehind);
+  }
+
+  /**
+   * Send frames without ever letting the socket's buffer pass half the slow-consumer limit.
+   * False when the replay is over for this socket (closed, or stalled past RESUME_STALL_MS).
+   */
+  async #sendPaced(held: Held, frames: readonly string[]): Promise<boolean> {
+    const { socket } = held;
     const budget = this.config.maxBackpressureBytes / 2;
     let next = 0;
-    while (next < frames.length && ws.getUserData().state !== "closed") {
-      next = gateway.sendMany(ws, frames, next, budget);
-      if (next < frames.length) await new Promise((r) => setTimeout(r, 5));
+    let progressAt = Date.now();
+    while (this.#holding.has(held) && !socket.isClosed()) {
+      const sent = socket.sendMany(frames, next, budget);
+      if (sent >= frames.length) return true;
+      if (sent > next) {
+        next = sent;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt > this.config.resumeStallMs) {
+        this.#abandon(held, "stalled");
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, PACE_MS));
     }
+    return false;
   }
 
   /**
    * Live events held during a long replay can be many: send them paced too, while new ones keep
-   * arriving, until few enough remain for #finish to send in one synchronous block.
+   * arriving, until few enough remain for #finish to send in one synchronous block. Undefined
+   * when the replay is over for this socket.
    */
-  async #drainHeld(gateway: Gateway, ws: Socket, held: Held, lastSent: number): Promise<number> {
-    while (ws.getUserData().state !== "closed") {
-      const pending = held.events.filter((e) => e.event.seq === undefined || (e.event.seq as number) > lastSent);
+  async #drainHeld(held: Held, lastSent: number): Promise<number | undefined> {
+    for (;;) {
+      const pending = held.events.filter((e) => e.event.seq === undefined || e.event.seq > lastSent);
       if (pending.length <= FINAL_BLOCK) return lastSent;
       held.events.length = 0;
-      await this.#sendPaced(gateway, ws, pending.map((e) => e.frame));
+      if (!(await this.#sendPaced(held, pending.map((e) => e.frame)))) return undefined;
       lastSent = pending.at(-1)?.event.seq ?? lastSent;
     }
-    return lastSent;
-  }
-
-  #slot(): Promise<void> {
-    if (this.#running < this.config.resumeConcurrency) {
-      this.#running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(() => resolve()));
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#running--;
   }
 }

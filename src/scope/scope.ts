@@ -4,7 +4,7 @@
  * the topics of its scope's feeds and to nothing else.
  */
 import { TENANT_WIDE_APP } from "../events/event.js";
-import { LIVE_PREFIX } from "./subjects.js";
+import { LIVE_PREFIX, LIVE_SUBJECTS } from "../bus/contract.js";
 
 export type Scope = { role: "admin" } | { role: "app"; tenantId: string; appId: string };
 
@@ -15,7 +15,7 @@ export interface Feed {
   readonly topic: string;
 }
 
-export const ADMIN_FEED: Feed = Object.freeze({ subject: `${LIVE_PREFIX}.>`, topic: "admin" });
+export const ADMIN_FEED: Feed = Object.freeze({ subject: LIVE_SUBJECTS, topic: "admin" });
 
 function appFeed(tenantId: string, appToken: string): Feed {
   return { subject: `${LIVE_PREFIX}.${tenantId}.${appToken}.*`, topic: `${tenantId}.${appToken}` };

@@ -701,7 +701,7 @@ describe("hostile clients", () => {
       }
     };
     const countConnections = setInterval(() => {
-      hostileConnections = Math.max(hostileConnections, node.node.gateway.socketCount - 1);
+      hostileConnections = Math.max(hostileConnections, node.node.sockets.count - 1);
     }, 100);
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     clearInterval(countConnections);
@@ -718,9 +718,9 @@ describe("hostile clients", () => {
 
     // No leaked sockets: once the hostile clients are gone, the node holds the healthy socket only.
     for (const w of tracked) w.destroy();
-    const gateway = node.node.gateway;
+    const { sockets, admission } = node.node;
     const leakDeadline = Date.now() + 30_000;
-    while ((gateway.socketCount !== 1 || gateway.admission.unauthenticated !== 0) && Date.now() < leakDeadline) {
+    while ((sockets.count !== 1 || admission.unauthenticated !== 0) && Date.now() < leakDeadline) {
       await new Promise((resolve) => setTimeout(resolve, 100)); // polling a condition, bounded
     }
     probing = false;
@@ -761,8 +761,8 @@ describe("hostile clients", () => {
     expect(duplicated, seedMsg).toBe(0);
     expect(got, `${seedMsg}: healthy client's events in order`).toEqual(published);
     expect(healthy.closed, seedMsg).toBeUndefined();
-    expect(gateway.socketCount, `${seedMsg}: sockets left (leak)`).toBe(1);
-    expect(gateway.admission.unauthenticated, `${seedMsg}: sockets still counted as authenticating`).toBe(0);
+    expect(sockets.count, `${seedMsg}: sockets left (leak)`).toBe(1);
+    expect(admission.unauthenticated, `${seedMsg}: sockets still counted as authenticating`).toBe(0);
     expect(authenticating, `${seedMsg}: connections gauge (authenticating)`).toBe(0);
     healthy.close();
   });

@@ -64,6 +64,8 @@ export async function startTestNode(nats: { url: string }, env: Record<string, s
     PORT: "0",
     METRICS_PORT: "0",
     METRICS_HOST: "127.0.0.1",
+    // Tests provision on the fly; production runs `sms-ws provision` (docs/security.md).
+    AUTO_PROVISION: "true",
     DRAIN_DELAY_MS: "0",
     DRAIN_WINDOW_MS: "0",
     SHUTDOWN_TIMEOUT_MS: "5000",

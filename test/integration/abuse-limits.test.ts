@@ -92,9 +92,9 @@ describe("abuse limits", () => {
     expect(third.raw).toEqual(['{"type":"auth_error","error":"Too many connections for this tenant"}']);
     const fine = [await TestClient.authed(n.url, other), await TestClient.authed(n.url, admin)];
     // A slot freed by a close is available again.
-    const before = n.node.gateway.socketCount;
+    const before = n.node.sockets.count;
     (held[0] as TestClient).close();
-    await pollUntil(() => n.node.gateway.socketCount < before, 5000, "close seen by the node");
+    await pollUntil(() => n.node.sockets.count < before, 5000, "close seen by the node");
     const later = await TestClient.authed(n.url, k1);
     for (const c of [...held, ...fine, later]) c.close();
   });

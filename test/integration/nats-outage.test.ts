@@ -62,7 +62,7 @@ describe("start-up without NATS", () => {
     const natsPort = await freePort();
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, "serve"], {
-      env: { ...process.env, NATS_URL: `nats://127.0.0.1:${natsPort}`, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "silent", DRAIN_DELAY_MS: "0", DRAIN_WINDOW_MS: "0", AUTH_FAILURES_PER_IP_PER_MIN: "0" },
+      env: { ...process.env, NATS_URL: `nats://127.0.0.1:${natsPort}`, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "silent", AUTO_PROVISION: "true", DRAIN_DELAY_MS: "0", DRAIN_WINDOW_MS: "0", AUTH_FAILURES_PER_IP_PER_MIN: "0" },
       stdio: "ignore",
     });
     const http = `http://127.0.0.1:${port}`;

@@ -126,7 +126,7 @@ describe("two nodes and subscriptions", () => {
     expect(await mine()).toEqual(["sms.T6.A6.*", "sms.T6._.*"]);
     c1.close();
     await c1.waitClosed();
-    await pollUntil(async () => n1.node.gateway.socketCount === countOpen([c2]));
+    await pollUntil(async () => n1.node.sockets.count === countOpen([c2]));
     expect(await mine()).toEqual(["sms.T6.A6.*", "sms.T6._.*"]);
     c2.close();
     await pollUntil(async () => (await mine()).length === 0);

@@ -102,7 +102,7 @@ describe("SDK resume", () => {
       ids.push(id);
       await publishEvent(producer.nc, { type: "sms_status", eventId: id, messageId: id, tenantId: "Sc", appId: "app", status: "sent", error: big });
     }
-    await pollUntil(() => node.node.gateway.socketCount === 0, 10_000, "slow consumer closed");
+    await pollUntil(() => node.node.sockets.count === 0, 10_000, "slow consumer closed");
     tcp.resume();
     await pollUntil(() => slow.events.length >= ids.length, 20_000, "all events after resume");
     exactlyOnceInOrder(slow.events, ids);

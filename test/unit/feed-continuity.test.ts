@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { DecodedEvent } from "../../src/bus/event-decoder.js";
+import type { FeedSink } from "../../src/bus/feed-sink.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { FeedContinuity } from "../../src/resume/feed-continuity.js";
@@ -38,7 +39,13 @@ function setup(
   };
   const metrics = createMetrics({ defaultMetrics: false });
   const abandoned: string[] = [];
-  const c = new FeedContinuity(reader, (_f, d) => delivered.push(d.event.seq), (f) => abandoned.push(f.topic), loadConfig({}), metrics, pino({ level: "silent" }));
+  const next: FeedSink = {
+    event: (_f, d) => void delivered.push(d.event.seq),
+    skipped: () => {},
+    lost: (f) => void abandoned.push(f.topic),
+    ended: () => {},
+  };
+  const c = new FeedContinuity(reader, next, loadConfig({}), metrics, pino({ level: "silent" }));
   return { c, delivered, reads, release, metrics, abandoned };
 }
 
@@ -47,29 +54,29 @@ const settle = () => new Promise((r) => setTimeout(r, 10));
 describe("FeedContinuity", () => {
   it("passes events in order and direct-path events straight through", () => {
     const { c, delivered } = setup([]);
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(undefined), undefined);
-    c.accept(feed, ev(3), "1");
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(undefined), undefined);
+    c.event(feed, ev(3), "1");
     expect(delivered).toEqual([1, undefined, 3]);
   });
 
   it("repairs a gap told by Nats-Last-Sequence, holding newer events, dropping live copies", async () => {
     const { c, delivered, reads, release } = setup([1, 2, 3, 4, 5]);
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(4), "3"); // 2 and 3 missed: 4 waits behind the repair
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(4), "3"); // 2 and 3 missed: 4 waits behind the repair
     expect(delivered).toEqual([1]);
     release();
     await settle();
     expect(reads).toEqual([1]);
     expect(delivered).toEqual([1, 2, 3, 4, 5]); // 5 was already stored: the repair brought it
-    c.accept(feed, ev(5), "4"); // its live copy, still in flight, is dropped
-    c.accept(feed, ev(6), "5");
+    c.event(feed, ev(5), "4"); // its live copy, still in flight, is dropped
+    c.event(feed, ev(6), "5");
     expect(delivered).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("repairs every feed after a reconnect", async () => {
     const { c, delivered, release } = setup([1, 2, 3]);
-    c.accept(feed, ev(1), "0");
+    c.event(feed, ev(1), "0");
     c.repairAll("reconnect");
     release();
     await settle();
@@ -78,19 +85,19 @@ describe("FeedContinuity", () => {
 
   it("a rejected stored event is not a gap", () => {
     const { c, delivered, reads } = setup([]);
-    c.accept(feed, ev(1), "0");
+    c.event(feed, ev(1), "0");
     c.skipped(feed, "sms.t.a.status", 2);
-    c.accept(feed, ev(3), "2");
+    c.event(feed, ev(3), "2");
     expect(delivered).toEqual([1, 3]);
     expect(reads).toEqual([]);
   });
 
   it("a forged huge sequence does not make it drop the real events after it", async () => {
     const { c, delivered, reads, release } = setup([1, 2, 3, 4], 4);
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(1_000_000), "1"); // forged on the direct path
-    c.accept(feed, ev(2), "1");
-    c.accept(feed, ev(3), "2");
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(1_000_000), "1"); // forged on the direct path
+    c.event(feed, ev(2), "1");
+    c.event(feed, ev(3), "2");
     expect(delivered).toEqual([1, 1_000_000, 2, 3]);
     // A repair reads from a credible mark, not from the forged one.
     c.repairAll("reconnect");
@@ -102,8 +109,8 @@ describe("FeedContinuity", () => {
 
   it("retries a repair that fails (leader election) while holding the feed", async () => {
     const { c, delivered, reads, release, abandoned } = setup([1, 2, 3], 3, { failures: 2 });
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(3), "2");
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(3), "2");
     release();
     await new Promise((r) => setTimeout(r, 600));
     expect(reads).toEqual([1, 1, 1]);
@@ -113,8 +120,8 @@ describe("FeedContinuity", () => {
 
   it("gives up on a gap too large to repair: the feed's sockets are closed so they resume", async () => {
     const { c, delivered, release, abandoned, metrics } = setup([1, 2, 3], 3, { limit: true });
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(3), "2");
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(3), "2");
     release();
     await settle();
     expect(abandoned).toEqual([feed.topic]);
@@ -128,9 +135,9 @@ describe("FeedContinuity", () => {
     const { c, delivered, reads, release } = setup([1, 2, 3, 4, 5, 6, 7], 7, {
       storedAtRead: (read) => (read === 0 ? [1, 2, 3, 4, 5] : [1, 2, 3, 4, 5, 6, 7]),
     });
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(3), "2");
-    c.accept(feed, ev(7), "6");
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(3), "2");
+    c.event(feed, ev(7), "6");
     release();
     await settle();
     expect(reads).toEqual([1, 5]);
@@ -141,8 +148,8 @@ describe("FeedContinuity", () => {
     const { c, delivered, reads, release, abandoned } = setup([1, 2, 3, 4], 4, {
       storedAtRead: (read) => (read === 0 ? [1] : [1, 2, 3, 4]),
     });
-    c.accept(feed, ev(1), "0");
-    c.accept(feed, ev(4), "3"); // the stream holds 3 on this subject
+    c.event(feed, ev(1), "0");
+    c.event(feed, ev(4), "3"); // the stream holds 3 on this subject
     release();
     await new Promise((r) => setTimeout(r, 300));
     expect(reads).toEqual([1, 1]);

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { FeedRegistry } from "../../src/bus/feed-registry.js";
 import { hashApiKey, parseKeyRecord } from "../../src/keys/key-record.js";
 import { authenticate } from "../../src/protocol/authenticate.js";
-import { readiness } from "../../src/server/readiness.js";
+import { NodeHealth } from "../../src/server/readiness.js";
 import { ADMIN_FEED, feedsOf, scopeAllows } from "../../src/scope/scope.js";
-import { parseLiveSubject } from "../../src/scope/subjects.js";
+import { parseLiveSubject } from "../../src/bus/contract.js";
 import { parseArgs } from "../../src/cli/args.js";
 
 const enc = (s: string) => new TextEncoder().encode(s).buffer as ArrayBuffer;
@@ -19,7 +19,7 @@ describe("authenticate", () => {
 
   it("answers unknown keys with the seed's message and 4401", () => {
     expect(authenticate(enc('{"type":"auth","apiKey":"bad"}'), false, keys)).toEqual({
-      type: "reject", outcome: "invalid_key", closeCode: 4401, error: "Invalid API key",
+      type: "reject", outcome: "invalid_key", refusal: { code: 4401, reason: "Invalid API key" },
     });
   });
 
@@ -35,14 +35,14 @@ describe("authenticate", () => {
     const d = authenticate(enc(text), binary, keys);
     expect(d.type).toBe("reject");
     if (d.type === "reject") {
-      expect(d.closeCode).toBe(4400);
-      expect(d.error).toMatch(error);
+      expect(d.refusal.code).toBe(4400);
+      expect(d.refusal.reason).toMatch(error);
     }
   });
 
   it("rejects invalid UTF-8", () => {
     const d = authenticate(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]).buffer, false, keys);
-    expect(d).toMatchObject({ type: "reject", closeCode: 4400, error: expect.stringMatching(/UTF-8/) });
+    expect(d).toMatchObject({ type: "reject", refusal: { code: 4400, reason: expect.stringMatching(/UTF-8/) } });
   });
 });
 
@@ -101,12 +101,14 @@ describe("FeedRegistry", () => {
 
 describe("readiness", () => {
   it("lists every reason it is not ready", () => {
-    const yes = () => true;
-    const no = () => false;
-    expect(readiness({ natsConnected: yes, keysLoaded: yes, streamReady: yes, draining: no })).toEqual({ ready: true });
-    expect(readiness({ natsConnected: no, keysLoaded: no, streamReady: no, draining: yes })).toEqual({
+    const health = new NodeHealth(true);
+    health.draining = true;
+    expect(health.readiness()).toEqual({
       ready: false, reasons: ["draining", "nats_disconnected", "keys_not_loaded", "stream_not_ready"],
     });
+    Object.assign(health, { natsConnected: true, keysLoaded: true, streamChecked: true, draining: false });
+    expect(health.readiness()).toEqual({ ready: true });
+    expect(new NodeHealth(false).readiness()).toEqual({ ready: false, reasons: ["nats_disconnected", "keys_not_loaded"] });
   });
 });
 

@@ -1,0 +1,127 @@
+/**
+ * The node's uWS app and its routes: /healthz, /readyz, /ws, and 404 for everything else. It
+ * listens first, before NATS is reached (health and readiness answer; upgrades get 503
+ * "starting"); the node then hands it the client handlers with accept() once it can serve.
+ */
+import uWS from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
+import type { Config } from "../config/config.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { NodeHealth } from "./readiness.js";
+import type { Socket, SocketData } from "./sockets.js";
+
+/** Frames above this close the socket with 1009 (README.md, "Close codes"). */
+export const MAX_CLIENT_FRAME_BYTES = 4096;
+/**
+ * uWS drops the TCP connection without a close frame on frames above maxPayloadLength. We let
+ * uWS accept up to this size so frames up to it get a proper 1009 close from us; anything larger
+ * is cut off by uWS (the client sees 1006).
+ */
+const UWS_MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** What /ws does once the node serves clients (src/server/socket-lifecycle.ts). */
+export interface ClientHandlers {
+  upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void;
+  open(ws: Socket): void;
+  message(ws: Socket, message: ArrayBuffer, isBinary: boolean): void;
+  close(ws: Socket, code: number): void;
+}
+
+export type UpgradeRefusalReason =
+  | "origin"
+  | "starting"
+  | "draining"
+  | "auth_failures"
+  | "unauthenticated_per_ip"
+  | "unauthenticated_total";
+
+/** Answer an upgrade request with a plain HTTP refusal, counted by reason. */
+export function refuseUpgrade(res: HttpResponse, status: string, reason: UpgradeRefusalReason, metrics: Metrics): void {
+  metrics.upgradesRefused.inc({ reason });
+  res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain").end(reason.replaceAll("_", " ")));
+}
+
+export class HttpServer {
+  readonly app: TemplatedApp;
+  /** Until accept(): every upgrade is refused, so no socket opens. */
+  #clients: ClientHandlers = {
+    upgrade: (res) => refuseUpgrade(res, "503 Service Unavailable", this.health.draining ? "draining" : "starting", this.metrics),
+    open: (ws) => ws.end(1011, "not serving"),
+    message: () => {},
+    close: () => {},
+  };
+  #listenSocket: uWS.us_listen_socket | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly health: NodeHealth,
+    private readonly metrics: Metrics,
+  ) {
+    this.app = uWS.App();
+    this.#routes();
+  }
+
+  get port(): number {
+    return this.#listenSocket === undefined ? -1 : uWS.us_socket_local_port(this.#listenSocket as never);
+  }
+
+  listen(): Promise<number> {
+    const { host, port } = this.config;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${host}:${port}`));
+          return;
+        }
+        this.#listenSocket = socket;
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Phase two of the start: clients are served from now on. */
+  accept(clients: ClientHandlers): void {
+    this.#clients = clients;
+  }
+
+  /** Stop accepting connections; open sockets stay. */
+  stopListening(): void {
+    if (this.#listenSocket !== undefined) {
+      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+  }
+
+  #routes(): void {
+    this.app.get("/healthz", (res) => {
+      res.cork(() => res.writeHeader("content-type", "application/json").end('{"status":"ok"}'));
+    });
+    this.app.get("/readyz", (res) => {
+      const r = this.health.readiness();
+      res.cork(() => {
+        res.writeStatus(r.ready ? "200 OK" : "503 Service Unavailable");
+        res.writeHeader("content-type", "application/json");
+        res.end(JSON.stringify(r.ready ? { status: "ready" } : { status: "not_ready", reasons: r.reasons }));
+      });
+    });
+    this.app.ws<SocketData>("/ws", {
+      maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
+      idleTimeout: this.config.idleTimeoutS,
+      sendPingsAutomatically: true,
+      // The sweep closes slow sockets at MAX_BACKPRESSURE_BYTES with 4429 (and counts them).
+      // uWS's own limit sits far above it, so the sweep gets there first, and uWS closes rather
+      // than skips: a socket must never miss a frame and receive the next (it would resume past
+      // the hole).
+      maxBackpressure: Math.max(this.config.maxBackpressureBytes * 16, 16 * 1024 * 1024),
+      closeOnBackpressureLimit: true as unknown as number,
+      compression: uWS.DISABLED,
+      upgrade: (res, req, context) => this.#clients.upgrade(res, req, context),
+      open: (ws) => this.#clients.open(ws),
+      message: (ws, message, isBinary) => this.#clients.message(ws, message, isBinary),
+      close: (ws, code) => this.#clients.close(ws, code),
+    });
+    this.app.any("/*", (res) => {
+      res.cork(() => res.writeStatus("404 Not Found").writeHeader("content-type", "application/json").end('{"error":"not found"}'));
+    });
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * A client socket from upgrade to close: admission at the upgrade, the auth message (decided in
+ * src/protocol/authenticate.ts), the scope's feeds subscribed before auth_ok (so nothing published
+ * after auth_ok is missed), then resume or straight to the live topics; and revocation.
+ * Decisions live in protocol/, scope/ and admission.ts; this file wires them to sockets.
+ */
+import type { Logger } from "pino";
+import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
+import type { FeedRegistry } from "../bus/feed-registry.js";
+import { CloseCode } from "../client/close-codes.js";
+import type { Config } from "../config/config.js";
+import { hashPrefix } from "../keys/key-record.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { authenticate, type KeyLookup } from "../protocol/authenticate.js";
+import type { ResumeRequest } from "../protocol/client-messages.js";
+import { Refusals } from "../protocol/refusal.js";
+import { authOkFrame } from "../protocol/server-messages.js";
+import type { ReplaySocket } from "../resume/replay-socket.js";
+import { scopeKey } from "../scope/scope.js";
+import { Admission, clientAddress } from "./admission.js";
+import { MAX_CLIENT_FRAME_BYTES, refuseUpgrade, type ClientHandlers } from "./http-server.js";
+import type { NodeHealth } from "./readiness.js";
+import type { ScopeTable } from "./scopes.js";
+import type { Socket, SocketData, SocketRegistry } from "./sockets.js";
+
+/** Replays a stored range to a socket before it goes live (absent on the direct path). */
+export interface Resumer {
+  resume(socket: ReplaySocket, request: ResumeRequest): void;
+}
+
+export interface LifecycleDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  health: NodeHealth;
+  admission: Admission;
+  credentials: KeyLookup;
+  sockets: SocketRegistry;
+  scopes: ScopeTable;
+  feeds: FeedRegistry;
+  /** The stream's incarnation for auth_ok (undefined on the direct path or before the first check). */
+  stream: { readonly epoch: string | undefined };
+  resumer: Resumer | undefined;
+}
+
+/** Clients choose their own close codes: only known ones become label values. */
+const KNOWN_CLOSE_CODES = new Set<number>([1000, 1005, 1006, 1011, ...Object.values(CloseCode)]);
+function closeCodeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : "other";
+}
+
+export class SocketLifecycle implements ClientHandlers {
+  #nextId = 1;
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const { config, metrics, health, admission } = this.deps;
+    // uWS: everything read from req must be read here, before any return or await.
+    const origin = req.getHeader("origin");
+    const key = req.getHeader("sec-websocket-key");
+    const protocol = req.getHeader("sec-websocket-protocol");
+    const extensions = req.getHeader("sec-websocket-extensions");
+    const header = config.trustedProxyHeader;
+    const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), header === "" ? "" : req.getHeader(header));
+    if (health.draining) return refuseUpgrade(res, "503 Service Unavailable", "draining", metrics);
+    if (!this.#originAllowed(origin)) return refuseUpgrade(res, "403 Forbidden", "origin", metrics);
+    const refusal = admission.refuseUpgrade(ip);
+    if (refusal !== undefined) return refuseUpgrade(res, refusal.status, refusal.reason, metrics);
+    const data: SocketData = {
+      id: this.#nextId++,
+      ip,
+      openedAt: Date.now(),
+      awaitingAuth: false,
+      state: "authenticating",
+      authTimer: undefined,
+      scope: undefined,
+      feeds: undefined,
+      keyHash: undefined,
+      closedBy: undefined,
+    };
+    res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+  }
+
+  open(ws: Socket): void {
+    const { metrics, log, config } = this.deps;
+    const data = ws.getUserData();
+    this.deps.sockets.add(ws);
+    data.awaitingAuth = true;
+    this.deps.admission.opened(data.ip);
+    metrics.connectionsOpened.inc();
+    metrics.connections.inc({ role: "none", state: "authenticating" });
+    data.authTimer = setTimeout(() => this.#authTimeout(ws), config.authTimeoutMs);
+    log.debug({ socket: data.id, ip: data.ip }, "socket opened");
+  }
+
+  message(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const data = ws.getUserData();
+    if (message.byteLength > MAX_CLIENT_FRAME_BYTES) {
+      this.deps.sockets.close(ws, Refusals.messageTooBig);
+      return;
+    }
+    // After authentication: unknown types and second auth messages are ignored (forward compat).
+    if (data.state !== "authenticating") return;
+    this.#authenticate(ws, message, isBinary);
+  }
+
+  close(ws: Socket, code: number): void {
+    const data = ws.getUserData();
+    const { metrics, log } = this.deps;
+    const wasAuthenticated = data.state === "authenticated" || data.state === "subscribing";
+    data.state = "closed";
+    clearTimeout(data.authTimer);
+    this.deps.sockets.delete(ws);
+    metrics.connectionsClosed.inc({ code: closeCodeLabel(data.closedBy ?? code) });
+    if (wasAuthenticated && data.scope !== undefined && data.feeds !== undefined) {
+      if (data.scope.role === "app") this.deps.admission.leaveTenant(data.scope.tenantId);
+      metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
+      this.deps.feeds.release(data.feeds);
+      this.deps.scopes.leave(data.scope);
+      this.#gauges();
+    } else {
+      metrics.connections.dec({ role: "none", state: "authenticating" });
+      // Closed before its first message was decided (timeout, client gone).
+      this.#authSettled(data);
+    }
+    log.debug({ socket: data.id, code: data.closedBy ?? code }, "socket closed");
+  }
+
+  /** The key was revoked or its scope changed: close every socket using it, on this node. */
+  revokeKey(hash: string): void {
+    const n = this.deps.sockets.refuseWhere((d) => d.keyHash === hash, Refusals.revoked);
+    if (n > 0) this.deps.metrics.auth.inc({ outcome: "revoked" }, n);
+  }
+
+  #authenticate(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const { metrics, log, admission, sockets } = this.deps;
+    const data = ws.getUserData();
+    clearTimeout(data.authTimer);
+    data.authTimer = undefined;
+    const decision = authenticate(message, isBinary, this.deps.credentials);
+    this.#authSettled(data);
+    if (decision.type === "reject") {
+      admission.authFailed(data.ip);
+      metrics.auth.inc({ outcome: decision.outcome });
+      log.debug({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
+      sockets.refuse(ws, decision.refusal);
+      return;
+    }
+    if (decision.scope.role === "app" && !admission.joinTenant(decision.scope.tenantId)) {
+      metrics.auth.inc({ outcome: "tenant_limit" });
+      sockets.refuse(ws, Refusals.tenantLimit);
+      return;
+    }
+    const shared = this.deps.scopes.join(decision.scope);
+    data.state = "subscribing";
+    data.scope = shared.scope;
+    data.keyHash = decision.hash;
+    data.feeds = shared.feeds;
+    metrics.connections.dec({ role: "none", state: "authenticating" });
+    metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
+    metrics.auth.inc({ outcome: "ok" });
+    log.debug({ socket: data.id, keyHash: hashPrefix(decision.hash), scope: scopeKey(decision.scope) }, "auth ok");
+    const resume = decision.resume;
+    this.deps.feeds.acquire(data.feeds).then(
+      () => this.#authenticated(ws, resume),
+      (err: unknown) => {
+        log.warn({ err, socket: data.id }, "subscribing failed; closing socket");
+        sockets.close(ws, Refusals.retry);
+      },
+    );
+  }
+
+  /** Runs once the socket's NATS subscriptions are active: from now on nothing is missed. */
+  #authenticated(ws: Socket, resume: ResumeRequest | undefined): void {
+    const data = ws.getUserData();
+    if (data.state === "closed") return;
+    data.state = "authenticated";
+    this.#gauges();
+    const { sockets, resumer } = this.deps;
+    sockets.send(ws, authOkFrame(this.deps.stream.epoch));
+    if (resume === undefined || resumer === undefined) {
+      sockets.goLive(ws);
+      return;
+    }
+    const tenantId = data.scope?.role === "app" ? data.scope.tenantId : undefined;
+    resumer.resume(sockets.replaySocket(ws, { key: data.keyHash ?? "", tenantId }), resume);
+  }
+
+  #authTimeout(ws: Socket): void {
+    const data = ws.getUserData();
+    if (data.state !== "authenticating") return;
+    this.deps.admission.authFailed(data.ip);
+    this.deps.metrics.auth.inc({ outcome: "timeout" });
+    this.deps.sockets.refuse(ws, Refusals.timeout);
+  }
+
+  #authSettled(data: SocketData): void {
+    if (!data.awaitingAuth) return;
+    data.awaitingAuth = false;
+    this.deps.admission.settled(data.ip);
+  }
+
+  #originAllowed(origin: string): boolean {
+    const allowed = this.deps.config.allowedOrigins;
+    if (allowed.length === 0 || allowed.includes("*")) return true;
+    return origin !== "" && allowed.includes(origin);
+  }
+
+  #gauges(): void {
+    this.deps.metrics.activeScopes.set(this.deps.scopes.size);
+    this.deps.metrics.natsSubscriptions.set(this.deps.feeds.size);
+  }
+}

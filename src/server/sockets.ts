@@ -1,0 +1,132 @@
+/**
+ * The node's sockets: what each carries, and every way the node writes to or closes one. A socket
+ * is told why it is refused in one way only: refuse() sends `auth_error` with the refusal's
+ * reason and closes with its code.
+ */
+import type { WebSocket } from "uWebSockets.js";
+import type { Refusal } from "../protocol/refusal.js";
+import { authErrorFrame } from "../protocol/server-messages.js";
+import type { ReplaySocket } from "../resume/replay-socket.js";
+import type { Feed, Scope } from "../scope/scope.js";
+
+export interface SocketData {
+  readonly id: number;
+  readonly ip: string;
+  readonly openedAt: number;
+  /** Counted by admission as waiting for authentication. */
+  awaitingAuth: boolean;
+  state: "authenticating" | "subscribing" | "authenticated" | "closed";
+  authTimer: NodeJS.Timeout | undefined;
+  scope: Scope | undefined;
+  feeds: readonly Feed[] | undefined;
+  /** The credential: the API key's hash. Revocation closes the sockets that use it. */
+  keyHash: string | undefined;
+  /** Set when the node closed the socket, so the close handler counts it under the right code. */
+  closedBy: number | undefined;
+}
+
+export type Socket = WebSocket<SocketData>;
+
+export class SocketRegistry {
+  readonly #sockets = new Set<Socket>();
+
+  get count(): number {
+    return this.#sockets.size;
+  }
+
+  add(ws: Socket): void {
+    this.#sockets.add(ws);
+  }
+
+  delete(ws: Socket): void {
+    this.#sockets.delete(ws);
+  }
+
+  /** A snapshot, for walks that span timer ticks. */
+  all(): Socket[] {
+    return [...this.#sockets];
+  }
+
+  /** A live walk (closing the socket at hand while walking is safe). */
+  [Symbol.iterator](): IterableIterator<Socket> {
+    return this.#sockets.values();
+  }
+
+  /** Close with a code (the client gets a close frame). Safe on an already-closed socket. */
+  close(ws: Socket, refusal: Refusal): void {
+    const data = ws.getUserData();
+    if (data.state === "closed") return;
+    data.closedBy = refusal.code;
+    ws.end(refusal.code, refusal.reason);
+  }
+
+  /** Tell the client why (`auth_error`), then close: the one way a socket is refused. */
+  refuse(ws: Socket, refusal: Refusal): void {
+    if (ws.getUserData().state === "closed") return;
+    ws.cork(() => {
+      ws.send(authErrorFrame(refusal.reason), false, false);
+      this.close(ws, refusal);
+    });
+  }
+
+  /** Send a text frame to one socket from outside a uWS handler (corked: one syscall). */
+  send(ws: Socket, frame: string): void {
+    if (ws.getUserData().state === "closed") return;
+    ws.cork(() => ws.send(frame, false, false));
+  }
+
+  /** Frames from `from` on, under one cork, while the buffer stays under the budget. */
+  sendMany(ws: Socket, frames: readonly string[], from: number, budgetBytes: number): number {
+    if (ws.getUserData().state === "closed") return from;
+    let i = from;
+    ws.cork(() => {
+      for (; i < frames.length && ws.getBufferedAmount() < budgetBytes; i++) ws.send(frames[i] as string, false, false);
+    });
+    return i;
+  }
+
+  /** Subscribe an authenticated socket to its live topics (after any replay has been sent). */
+  goLive(ws: Socket): void {
+    const data = ws.getUserData();
+    if (data.state === "closed" || data.feeds === undefined) return;
+    for (const feed of data.feeds) ws.subscribe(feed.topic);
+  }
+
+  /**
+   * Refuse every authenticated socket whose credential matches: a scan of all sockets, which a
+   * revocation (rare) can afford; an index per credential would cost memory on every socket.
+   */
+  refuseWhere(matches: (data: SocketData) => boolean, refusal: Refusal): number {
+    let n = 0;
+    for (const ws of this.#sockets) {
+      const data = ws.getUserData();
+      if (data.state === "closed" || data.state === "authenticating" || !matches(data)) continue;
+      this.refuse(ws, refusal);
+      n++;
+    }
+    return n;
+  }
+
+  /** Close every socket fed by this topic, so that its client reconnects and resumes. */
+  closeTopic(topic: string, refusal: Refusal): void {
+    for (const ws of this.#sockets) {
+      const feeds = ws.getUserData().feeds;
+      if (feeds !== undefined && feeds.some((f) => f.topic === topic)) this.close(ws, refusal);
+    }
+  }
+
+  /** The socket as resume sees it (only sockets that resume pay for this object). */
+  replaySocket(ws: Socket, owner: ReplaySocket["owner"]): ReplaySocket {
+    const data = ws.getUserData();
+    return {
+      id: data.id,
+      feeds: data.feeds ?? [],
+      owner,
+      isClosed: () => data.state === "closed",
+      send: (frame) => this.send(ws, frame),
+      sendMany: (frames, from, budget) => this.sendMany(ws, frames, from, budget),
+      goLive: () => this.goLive(ws),
+      close: (refusal) => this.close(ws, refusal),
+    };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The node's timers over its sockets, all off the event path: the JSON heartbeat, the sweep
+ * (slow consumers, socket lifetime, admission windows) and the drain's spread-out close.
+ */
+import type { Logger } from "pino";
+import type { TemplatedApp } from "uWebSockets.js";
+import type { Config } from "../config/config.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { Refusals } from "../protocol/refusal.js";
+import { PING_FRAME } from "../protocol/server-messages.js";
+import type { Admission } from "./admission.js";
+import type { ScopeTable } from "./scopes.js";
+import type { Socket, SocketRegistry } from "./sockets.js";
+
+const SWEEP_MS = 250;
+/** The drain closes a slice of the sockets every tick. */
+const DRAIN_TICK_MS = 10;
+
+export class Upkeep {
+  #pingTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly config: Config,
+    private readonly sockets: SocketRegistry,
+    private readonly scopes: ScopeTable,
+    private readonly admission: Admission,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.#pingTimer = setInterval(() => this.#ping(), this.config.pingIntervalMs);
+    this.#pingTimer.unref();
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#pingTimer);
+    clearInterval(this.#sweepTimer);
+  }
+
+  /**
+   * Close every socket with 1001, spread evenly over windowMs so clients do not reconnect to the
+   * other nodes all at once (like NATS's lame-duck mode). Resolves when all are closed.
+   */
+  closeAllSpread(windowMs: number): Promise<void> {
+    const sockets = this.sockets.all();
+    if (sockets.length === 0) return Promise.resolve();
+    const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
+    const perTick = Math.ceil(sockets.length / ticks);
+    return new Promise((resolve) => {
+      let next = 0;
+      const step = (): void => {
+        const end = Math.min(sockets.length, next + perTick);
+        for (; next < end; next++) this.sockets.close(sockets[next] as Socket, Refusals.shuttingDown);
+        if (next >= sockets.length) resolve();
+        else setTimeout(step, DRAIN_TICK_MS);
+      };
+      step();
+    });
+  }
+
+  /** One publish per broadcast topic reaches each authenticated socket exactly once. */
+  #ping(): void {
+    for (const topic of this.scopes.broadcastTopics()) this.app.publish(topic, PING_FRAME, false, false);
+  }
+
+  /**
+   * uWS skips sockets over maxBackpressure silently. Every 250 ms we close, with a documented
+   * code, each socket whose buffer passed the configured limit, so a slow reader is told (and can
+   * resume) instead of silently missing events; and sockets past MAX_LIFETIME_S, with 1001. A loop
+   * over sockets, but off the event path.
+   */
+  #sweep(): void {
+    const limit = this.config.maxBackpressureBytes;
+    const lifetimeMs = this.config.maxLifetimeS * 1000;
+    const now = Date.now();
+    for (const ws of this.sockets) {
+      const data = ws.getUserData();
+      if (data.state === "closed") continue;
+      if (ws.getBufferedAmount() > limit) {
+        this.metrics.slowConsumerCloses.inc();
+        this.log.debug({ socket: data.id }, "slow consumer closed");
+        this.sockets.close(ws, Refusals.slowConsumer);
+      } else if (lifetimeMs > 0 && now - data.openedAt > lifetimeMs) {
+        this.sockets.close(ws, Refusals.maxLifetime);
+      }
+    }
+    this.admission.sweep();
+  }
+}
