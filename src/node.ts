@@ -145,27 +145,23 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   metrics.ready.set(health.readiness().ready ? 1 : 0);
   log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch }, "gateway listening");
 
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= (async () => {
-      log.info({ reason, sockets: sockets.count }, "draining");
-      options.beforeDrain?.();
-      health.draining = true;
-      metrics.draining.set(1);
-      metrics.ready.set(0);
-      await delay(config.drainDelayMs);
-      http.stopListening();
-      await upkeep.closeAllSpread(config.drainWindowMs);
-      upkeep.stop();
-      keys.stop();
-      stream?.stop();
-      clearInterval(readyGauge);
-      await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
-      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-      log.info("drained");
-    })();
-    return shuttingDown;
-  };
+  const shutdown = once(async (reason: string): Promise<void> => {
+    log.info({ reason, sockets: sockets.count }, "draining");
+    options.beforeDrain?.();
+    health.draining = true;
+    metrics.draining.set(1);
+    metrics.ready.set(0);
+    await delay(config.drainDelayMs);
+    http.stopListening();
+    await upkeep.closeAllSpread(config.drainWindowMs);
+    upkeep.stop();
+    keys.stop();
+    stream?.stop();
+    clearInterval(readyGauge);
+    await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
+    await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    log.info("drained");
+  });
 
   return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, sockets, admission, shutdown };
 }
@@ -189,6 +185,12 @@ async function keyBucket(nc: NatsConnection, config: Config, log: Logger): Promi
       await delay(BUCKET_RETRY_MS);
     }
   }
+}
+
+/** The first call runs `fn`; later calls get the same promise. */
+function once<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  const state: { running?: Promise<void> } = {};
+  return (...args) => (state.running ??= fn(...args));
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,12 +1,10 @@
 /**
- * Prometheus metrics (SPEC section 4), one registry per node. Cardinality is bounded: no label per
+ * Prometheus metrics (README.md, "Metrics"), one registry per node. Cardinality is bounded: no label per
  * tenant, app, key or socket, except tenants named in METRICS_TENANTS (everyone else is "other").
  * Per event the node pays a few counter increments and one histogram observation.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
-export type Role = "app" | "admin" | "none";
-export type ConnectionState = "authenticating" | "authenticated";
 export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked" | "tenant_limit";
 
 export function createMetrics(options: { tenants?: readonly string[]; defaultMetrics?: boolean } = {}) {
@@ -99,7 +97,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     ready: new Gauge({ name: "smsws_ready", help: "1 while /readyz answers 200", registers }),
     resumes: new Counter({
       name: "smsws_resumes_total",
-      help: "Resume requests by outcome",
+      help: "Resume requests by outcome (stalled, behind: the socket was closed 4429 during its replay)",
       labelNames: ["outcome"] as const,
       registers,
     }),
@@ -125,6 +123,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   for (const reason of ["decode", "bad_subject", "missing_field", "type_mismatch", "tenant_mismatch", "app_mismatch"]) {
     metrics.eventsRejected.inc({ reason }, 0);
   }
+  for (const outcome of ["ok", "epoch", "retention", "limit", "unavailable", "stalled", "behind"]) metrics.resumes.inc({ outcome }, 0);
   receivedByKind.status.inc(0);
   receivedByKind.inbound.inc(0);
   deliveredOther.inc(0);

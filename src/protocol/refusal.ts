@@ -29,8 +29,3 @@ export const Refusals = {
   resync: refusal(CloseCode.GoingAway, "resync: events missed, resume"),
   retry: refusal(CloseCode.GoingAway, "try again"),
 } as const;
-
-/** A refusal of a malformed first frame, with what was wrong (close 4400). */
-export function badRequest(reason: string): Refusal {
-  return refusal(CloseCode.BadRequest, reason);
-}

@@ -1,5 +1,5 @@
 /**
- * The producer side of the bus contract (SPEC section 2), for the SMS API and carrier services:
+ * The producer side of the bus contract (README.md, "Bus contract (for producers)"), for the SMS API and carrier services:
  *
  *   import { publishSmsStatus } from "sms-ws-gateway/publisher";
  *   await publishSmsStatus(nc, { messageId, appId, tenantId, status: "sent" });
