@@ -130,6 +130,14 @@ export const PEERS = {
     describe: 'this project: uWebSockets.js node fed by NATS (direct path: core NATS publish to sms.<t>.<a>.status)',
     setup: (ctx) => setupGateway(ctx, ctx.durable),
   },
+  'gateway-before': {
+    describe: 'this project at another commit (BENCH_BASELINE_DIR: a built checkout of it), same path as gateway: a change measured against its parent in one run',
+    setup: (ctx) => {
+      const dir = process.env.BENCH_BASELINE_DIR;
+      if (!dir) throw new Error('set BENCH_BASELINE_DIR to a built checkout (git worktree add DIR REF && cd DIR && npm run build)');
+      return setupGateway(ctx, ctx.durable, dir);
+    },
+  },
   'gateway-durable': {
     describe: 'this project on its durable path: JetStream publish with ack to in.sms.<t>.<a>.status, republished by SMS_EVENTS',
     setup: (ctx) => setupGateway(ctx, true),
@@ -290,15 +298,15 @@ export const PEERS = {
   },
 };
 
-async function setupGateway(ctx, durable) {
-  const main = join(repoDir, 'dist', 'cli', 'main.js');
+async function setupGateway(ctx, durable, dir = repoDir) {
+  const main = join(dir, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
   const nats = await startNats({ jetstream: true });
   const port = await freePort();
   // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gw = start(process.execPath, [...nodeArgs, main, 'serve'], {
-    cwd: repoDir,
+    cwd: dir,
     // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
     env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
   });
