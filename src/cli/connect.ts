@@ -2,12 +2,13 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
+import { redactServers } from "../log.js";
 
 export async function cliConnect(config: Config): Promise<NatsConnection> {
   try {
     return await connectOnce(config);
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${config.natsServers.join(",")} (set NATS_URL): ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot connect to NATS at ${redactServers(config.natsServers).join(",")} (set NATS_URL): ${(err as Error).message}`, { cause: err });
   }
 }
 
