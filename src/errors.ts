@@ -60,6 +60,13 @@ export const REJECT_REASONS = [
 
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** This process cannot serve on this runtime (uWebSockets.js has no native binary for it). */
+export class UnsupportedRuntimeError extends GatewayError {
+  constructor(message: string) {
+    super("RUNTIME_UNSUPPORTED", message);
+  }
+}
+
 export class NatsUnavailableError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("NATS_UNAVAILABLE", message, options);

@@ -1,9 +1,12 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { startNode, type GatewayNode } from "../node.js";
+import { assertNativeUws } from "../runtime/uws-runtime.js";
 
 /** Start a node and run the shutdown sequence on SIGTERM/SIGINT, with a hard deadline. */
 export async function serve(config: Config, log: Logger, onStopped: () => Promise<void> = async () => {}): Promise<GatewayNode> {
+  // A JS-fallback uWS would pass the probes and die on the first client: refuse to start instead.
+  assertNativeUws();
   const node = await startNode(config, log);
   const stop = (signal: string): void => {
     const deadline = setTimeout(() => {
