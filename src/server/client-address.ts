@@ -46,3 +46,23 @@ export function clientAddress(peer: string, headerLines: readonly string[], trus
   // Every hop is one of our proxies (a probe or an internal caller): the origin is the leftmost.
   return lastTrusted ?? peerText;
 }
+
+/** The one thing needed from a uWS HttpRequest: every header line, duplicates included. */
+export interface HeaderSource {
+  forEach(cb: (key: string, value: string) => void): void;
+}
+
+/**
+ * Every line of one header, in the order received. uWS's `getHeader(name)` returns only the
+ * FIRST line, which for a forwarded-for header is the one a client may have written itself;
+ * `forEach` visits every line, duplicates included, with lowercased keys. Like every uWS
+ * request read, call it synchronously inside the handler.
+ */
+export function headerLines(req: HeaderSource, lowerCaseName: string): string[] {
+  const lines: string[] = [];
+  if (lowerCaseName === "") return lines;
+  req.forEach((key, value) => {
+    if (key === lowerCaseName) lines.push(value);
+  });
+  return lines;
+}

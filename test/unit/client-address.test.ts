@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCidr, type Cidr } from "../../src/net/ip.js";
-import { clientAddress } from "../../src/server/client-address.js";
+import { clientAddress, headerLines } from "../../src/server/client-address.js";
 
 function cidrs(...texts: string[]): Cidr[] {
   return texts.map((t) => {
@@ -74,5 +74,19 @@ describe("clientAddress", () => {
 
   it("passes an unparseable peer through unchanged", () => {
     expect(clientAddress("", ["198.51.100.1"], proxies)).toBe("");
+  });
+});
+
+describe("headerLines", () => {
+  const req = {
+    forEach(cb: (key: string, value: string) => void): void {
+      for (const [k, v] of [["host", "x"], ["x-forwarded-for", "6.6.6.6"], ["origin", "o"], ["x-forwarded-for", "198.51.100.1"]]) cb(k as string, v as string);
+    },
+  };
+
+  it("collects every line of one header, in order", () => {
+    expect(headerLines(req, "x-forwarded-for")).toEqual(["6.6.6.6", "198.51.100.1"]);
+    expect(headerLines(req, "x-real-ip")).toEqual([]);
+    expect(headerLines(req, "")).toEqual([]);
   });
 });
