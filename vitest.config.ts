@@ -48,6 +48,8 @@ export default defineConfig({
         "src/events/**": { lines: 95, branches: 90 },
         "src/config/**": { lines: 95, branches: 90 },
         "src/server/admission.ts": { lines: 95, branches: 90 },
+        "src/server/client-address.ts": { lines: 95, branches: 90 },
+        "src/net/**": { lines: 95, branches: 90 },
         "src/bus/**": { lines: 90 },
         "src/resume/**": { lines: 90 },
       },

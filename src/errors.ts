@@ -43,10 +43,27 @@ export class InvalidEventError extends GatewayError {
   }
 }
 
-export type RejectReason =
-  | "decode" // not MessagePack, or not a map
-  | "bad_subject" // subject is not sms.<tenant>.<app>.<status|inbound>
-  | "missing_field" // a required field is absent or of the wrong type
-  | "type_mismatch" // `type` disagrees with the subject's kind
-  | "tenant_mismatch" // `tenantId` disagrees with the subject's tenant token
-  | "app_mismatch"; // `appId` disagrees with the subject's app token
+/**
+ * Why an event was rejected: the `reason` label of smsws_events_rejected_total. Stable values:
+ * dashboards and alerts use them.
+ */
+export const REJECT_REASONS = [
+  "decode", // not MessagePack, or not a map
+  "bad_subject", // subject is not sms.<tenant>.<app>.<status|inbound>
+  "missing_field", // a required field is absent or of the wrong type
+  "bad_id", // eventId, messageId, tenantId or appId does not match ^[A-Za-z0-9_-]{1,64}$
+  "too_large", // a field (or the whole payload) is longer than its documented cap
+  "bad_value", // control or bidi-override characters, NUL in a body, a timestamp that is not a date
+  "type_mismatch", // `type` disagrees with the subject's kind
+  "tenant_mismatch", // `tenantId` disagrees with the subject's tenant token
+  "app_mismatch", // `appId` disagrees with the subject's app token
+] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** This process cannot serve on this runtime (uWebSockets.js has no native binary for it). */
+export class UnsupportedRuntimeError extends GatewayError {
+  constructor(message: string) {
+    super("RUNTIME_UNSUPPORTED", message);
+  }
+}

@@ -33,6 +33,7 @@ import { FeedContinuity } from "./resume/feed-continuity.js";
 import { Replayer } from "./resume/replayer.js";
 import { StreamReader } from "./resume/stream-reader.js";
 import { Admission } from "./server/admission.js";
+import { AuditLog } from "./server/audit.js";
 import { HttpServer } from "./server/http-server.js";
 import { NodeHealth } from "./server/readiness.js";
 import { ScopeTable } from "./server/scopes.js";
@@ -113,6 +114,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const lifecycle = new SocketLifecycle({
     config,
     log,
+    audit: new AuditLog(log),
     metrics,
     health,
     admission,

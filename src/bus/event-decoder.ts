@@ -4,7 +4,7 @@
  */
 import { Unpackr } from "msgpackr";
 import { InvalidEventError } from "../errors.js";
-import { appTokenOf, kindOfType, normalizeEvent, type SmsEvent } from "../events/event.js";
+import { appTokenOf, kindOfType, MAX_EVENT_BYTES, normalizeEvent, type SmsEvent } from "../events/event.js";
 import { parseLiveSubject } from "./contract.js";
 
 // Plain MessagePack only: no record extension, so any producer library interoperates.
@@ -29,6 +29,7 @@ export interface DecodedEvent {
 export function decodeBusEvent(subject: string, data: Uint8Array, seq: number | undefined): DecodedEvent {
   const live = parseLiveSubject(subject);
   if (live === null) throw new InvalidEventError("bad_subject", `not an event subject: ${subject}`);
+  if (data.byteLength > MAX_EVENT_BYTES) throw new InvalidEventError("too_large", `payload of ${data.byteLength} bytes is over ${MAX_EVENT_BYTES}`);
   let raw: unknown;
   try {
     raw = unpackr.unpack(data);

@@ -7,6 +7,7 @@
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
+import { redactServers, redactUrl } from "../log.js";
 
 export type BusState =
   | { type: "disconnected"; server: string }
@@ -33,7 +34,7 @@ export function natsOptions(config: NatsSettings, name: string): ConnectionOptio
 }
 
 export async function connectBus(config: NatsSettings, log: Logger, name: string): Promise<BusConnection> {
-  log.info({ servers: config.natsServers }, "connecting to NATS (retrying until it answers)");
+  log.info({ servers: redactServers(config.natsServers) }, "connecting to NATS (retrying until it answers)");
   const nc = await connect({
     ...natsOptions(config, name),
     reconnect: true,
@@ -56,16 +57,16 @@ export async function connectBus(config: NatsSettings, log: Logger, name: string
       switch (s.type) {
         case "disconnect":
           connected = false;
-          log.warn({ server: s.server }, "nats disconnected");
-          onState({ type: "disconnected", server: s.server });
+          log.warn({ server: redactUrl(s.server) }, "nats disconnected");
+          onState({ type: "disconnected", server: redactUrl(s.server) });
           break;
         case "reconnect":
           connected = true;
-          log.info({ server: s.server }, "nats reconnected");
-          onState({ type: "reconnected", server: s.server });
+          log.info({ server: redactUrl(s.server) }, "nats reconnected");
+          onState({ type: "reconnected", server: redactUrl(s.server) });
           break;
         case "ldm":
-          log.warn({ server: s.server }, "nats server entering lame duck mode");
+          log.warn({ server: redactUrl(s.server) }, "nats server entering lame duck mode");
           break;
         case "error":
           log.warn({ err: s.error }, "nats error");
@@ -83,7 +84,7 @@ export async function connectBus(config: NatsSettings, log: Logger, name: string
     if (err) log.error({ err }, "nats connection closed with error");
     onState({ type: "closed" });
   });
-  log.info({ server: nc.getServer() }, "nats connected");
+  log.info({ server: redactUrl(nc.getServer()) }, "nats connected");
   return {
     nc,
     connected: () => connected && !nc.isClosed(),

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { loadConfig, type Config } from "../config/config.js";
 import { startNatsServer, type EmbeddedNats } from "../dev/embedded-nats.js";
 import { startSimulation } from "../dev/simulate.js";
+import { redactServers } from "../log.js";
 import { createKey } from "../keys/key-admin.js";
 import type { ParsedArgs } from "./args.js";
 import { openBucket } from "../bus/buckets.js";
@@ -50,7 +51,7 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
   const admin = await createKey(kv, { role: "admin", label: "dev admin key" });
   out("");
   out(`sms-ws-gateway is listening: ws://localhost:${node.port}/ws   metrics: http://localhost:${node.metricsPort}/metrics`);
-  out(`NATS: ${config.natsServers.join(",")}`);
+  out(`NATS: ${redactServers(config.natsServers).join(",")}`);
   out(`app key   (tenant ${DEV_TENANT}, app ${DEV_APP}): ${app.apiKey}`);
   out(`admin key (every tenant and app):                 ${admin.apiKey}`);
   out(`try:  npx wscat -c ws://localhost:${node.port}/ws   then send {"type":"auth","apiKey":"${app.apiKey}"}`);

@@ -3,6 +3,7 @@
  * A bad value throws a ConfigError naming the variable and the value it got.
  */
 import { ConfigError } from "../errors.js";
+import { parseCidr, type Cidr } from "../net/ip.js";
 
 type Parser<T> = (raw: string, name: string) => T;
 
@@ -81,6 +82,20 @@ const tenantIds: Parser<readonly string[]> = (raw, name) => {
   return values;
 };
 
+/**
+ * Trusted proxy ranges: IPv4/IPv6 CIDRs or bare addresses. A /0 is refused: trusting every
+ * address lets every client write its own address into the header.
+ */
+const cidrList: Parser<readonly Cidr[]> = (raw, name) =>
+  Object.freeze(
+    list(raw, name).map((entry) => {
+      const cidr = parseCidr(entry);
+      if (cidr === undefined) throw new ConfigError(name, raw, `IPv4/IPv6 addresses or CIDRs, comma-separated ("${entry}" is not one)`);
+      if (cidr.prefix === 0) throw new ConfigError(name, raw, `specific proxy ranges ("${entry}" trusts every address)`);
+      return Object.freeze(cidr);
+    }),
+  );
+
 /** All settings with their defaults, in the order `--help` lists them. */
 export const settings = {
   port: setting("PORT", "8080", "WebSocket and health port (/ws, /healthz, /readyz)", integer(0, 65535)),
@@ -90,7 +105,12 @@ export const settings = {
   natsPassword: setting("NATS_PASSWORD", "", "NATS password (optional)", text),
   natsToken: setting("NATS_TOKEN", "", "NATS token (optional)", text),
   metricsPort: setting("METRICS_PORT", "9100", "Prometheus port (/metrics); 0 picks a free port", integer(0, 65535)),
-  metricsHost: setting("METRICS_HOST", "0.0.0.0", "Address the metrics port binds to", text),
+  metricsHost: setting(
+    "METRICS_HOST",
+    "127.0.0.1",
+    "Address the metrics port binds to (0.0.0.0 to let a scraper on another host reach it)",
+    text,
+  ),
   metricsTenants: setting(
     "METRICS_TENANTS",
     "",
@@ -132,18 +152,30 @@ export const settings = {
   authFailuresPerIpPerMin: setting(
     "AUTH_FAILURES_PER_IP_PER_MIN",
     "30",
-    "Failed authentications per client address per minute before its upgrades get 429; 0 disables",
+    "Failed authentications per client address (IPv6: per /64) per minute answered at once; past it, failures are answered after a growing delay (never refused, valid keys never delayed); 0 disables",
     integer(0),
+  ),
+  authFailureMaxDelayMs: setting(
+    "AUTH_FAILURE_MAX_DELAY_MS",
+    "5000",
+    "Longest delay before answering a failed authentication past AUTH_FAILURES_PER_IP_PER_MIN (250 ms, doubling); 0 disables",
+    integer(0, 60_000),
   ),
   trustedProxyHeader: setting(
     "TRUSTED_PROXY_HEADER",
     "",
-    "Header carrying the real client address (e.g. x-forwarded-for; last entry used). Set only behind a proxy that sets it",
+    "Header carrying the client address list (e.g. x-forwarded-for), read only from TRUSTED_PROXIES; needs TRUSTED_PROXIES",
     (raw, name) => {
       const v = raw.trim().toLowerCase();
       if (v !== "" && !/^[a-z0-9-]+$/.test(v)) throw new ConfigError(name, raw, "an HTTP header name");
       return v;
     },
+  ),
+  trustedProxies: setting(
+    "TRUSTED_PROXIES",
+    "",
+    "Proxies (IPv4/IPv6 CIDRs or addresses, comma-separated) whose TRUSTED_PROXY_HEADER is believed; needs TRUSTED_PROXY_HEADER",
+    cidrList,
   ),
   maxConnectionsPerTenant: setting(
     "MAX_CONNECTIONS_PER_TENANT",
@@ -260,6 +292,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       String(config.shutdownTimeoutMs),
       `more than DRAIN_DELAY_MS + DRAIN_WINDOW_MS (${config.drainDelayMs + config.drainWindowMs})`,
     );
+  }
+  // A header without trusted proxies would be either ignored (every client then shares the
+  // proxy's address and its limits) or believed from anyone (clients choose their address):
+  // both are silent surprises, so the pair is required together.
+  if (config.trustedProxyHeader !== "" && config.trustedProxies.length === 0) {
+    throw new ConfigError("TRUSTED_PROXIES", "", `the proxies' addresses or CIDRs: TRUSTED_PROXY_HEADER=${config.trustedProxyHeader} is read only from them`);
+  }
+  if (config.trustedProxyHeader === "" && config.trustedProxies.length > 0) {
+    throw new ConfigError("TRUSTED_PROXY_HEADER", "", "the header those TRUSTED_PROXIES set (e.g. x-forwarded-for)");
   }
   return Object.freeze(config);
 }

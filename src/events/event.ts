@@ -43,10 +43,45 @@ export interface SmsInboundEvent {
 
 export type SmsEvent = SmsStatusEvent | SmsInboundEvent;
 
-/** Tenant and app ids, as in subject tokens. */
+/** Every id (eventId, messageId, tenantId, appId): subject-token safe, log safe, bounded. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** App token of tenant-wide events (inbound SMS not bound to one app). */
 export const TENANT_WIDE_APP = "_";
+
+/**
+ * Longest value of each string field, in UTF-16 code units (JavaScript `length`; an emoji
+ * counts 2). Caps bound what one producer bug or one hostile producer costs every socket; they
+ * are generous for real traffic: E.164 numbers are at most 16 characters and alphanumeric
+ * sender ids 11, a 10-part concatenated SMS is about 1 600 characters, RCS text about 3 000.
+ * Longer: rejected as `too_large`.
+ */
+export const EVENT_FIELD_MAX_LENGTH = {
+  eventId: 64,
+  messageId: 64,
+  tenantId: 64,
+  appId: 64,
+  status: 64,
+  /** Carrier-assigned: not held to ID_PATTERN, only to this cap and the text rules. */
+  rcMessageId: 128,
+  error: 512,
+  from: 64,
+  to: 64,
+  body: 4096,
+  timestamp: 40,
+} as const;
+
+/**
+ * Largest bus payload worth decoding. A valid event is far below it (all caps at 3 UTF-8 bytes
+ * per code unit come to about 16 KiB); the rest leaves room for fields the node drops.
+ */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+/**
+ * Characters refused in every string field except `body`: C0 controls, DEL, C1 controls, and the
+ * bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) that make a value read
+ * differently from what it is ("Trojan Source") in dashboards, terminals and logs.
+ */
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 export const kindOfType = { sms_status: "status", sms_inbound: "inbound" } as const satisfies Record<
   SmsEvent["type"],
@@ -54,25 +89,62 @@ export const kindOfType = { sms_status: "status", sms_inbound: "inbound" } as co
 >;
 
 type Fields = Record<string, unknown>;
+type Field = keyof typeof EVENT_FIELD_MAX_LENGTH;
 
-function required(o: Fields, field: string): string {
+function present(o: Fields, field: Field): string {
   const v = o[field];
-  if (typeof v !== "string" || v.length === 0) {
-    throw new InvalidEventError("missing_field", `${field} must be a non-empty string`);
+  if (typeof v !== "string") throw new InvalidEventError("missing_field", `${field} must be a string`);
+  if (v.length > EVENT_FIELD_MAX_LENGTH[field]) {
+    throw new InvalidEventError("too_large", `${field} is longer than ${EVENT_FIELD_MAX_LENGTH[field]} characters`);
   }
   return v;
 }
 
-function optional(o: Fields, field: string): string | undefined {
-  const v = o[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw new InvalidEventError("missing_field", `${field} must be a string when present`);
+function safe(field: Field, v: string): string {
+  if (UNSAFE_TEXT.test(v)) throw new InvalidEventError("bad_value", `${field} contains a control or bidi-override character`);
   return v;
 }
 
-function id(o: Fields, field: string): string {
-  const v = required(o, field);
-  if (!ID_PATTERN.test(v)) throw new InvalidEventError("missing_field", `${field} must match ${ID_PATTERN}`);
+/** A non-empty string field within its cap, without control or bidi characters. */
+function required(o: Fields, field: Field): string {
+  const v = o[field];
+  if (typeof v !== "string" || v.length === 0) {
+    throw new InvalidEventError("missing_field", `${field} must be a non-empty string`);
+  }
+  return safe(field, present(o, field));
+}
+
+function optional(o: Fields, field: Field): string | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new InvalidEventError("missing_field", `${field} must be a string when present`);
+  return safe(field, present(o, field));
+}
+
+function id(o: Fields, field: Field): string {
+  const v = o[field];
+  if (typeof v !== "string" || v.length === 0) {
+    throw new InvalidEventError("missing_field", `${field} must be a non-empty string`);
+  }
+  present(o, field);
+  if (!ID_PATTERN.test(v)) throw new InvalidEventError("bad_id", `${field} must match ${ID_PATTERN}`);
+  return v;
+}
+
+function timestamp(o: Fields): string {
+  const v = required(o, "timestamp");
+  if (Number.isNaN(Date.parse(v))) throw new InvalidEventError("bad_value", "timestamp is not a date (ISO 8601 expected)");
+  return v;
+}
+
+/**
+ * The SMS text is relayed as sent: newlines, tabs, right-to-left text and its bidi controls are
+ * all legitimate content, and JSON escapes them. Only NUL is refused: no decoder produces it from
+ * a real SMS, and it breaks C strings and PostgreSQL text columns downstream. May be empty.
+ */
+function body(o: Fields): string {
+  const v = present(o, "body");
+  if (v.includes("\u0000")) throw new InvalidEventError("bad_value", "body contains a NUL character");
   return v;
 }
 
@@ -89,8 +161,8 @@ export function normalizeEvent(input: unknown): SmsEvent {
   if (o.type === "sms_status") {
     const event: SmsStatusEvent = {
       type: "sms_status",
-      eventId: required(o, "eventId"),
-      messageId: required(o, "messageId"),
+      eventId: id(o, "eventId"),
+      messageId: id(o, "messageId"),
       appId: id(o, "appId"),
       tenantId: id(o, "tenantId"),
       status: required(o, "status"),
@@ -99,7 +171,7 @@ export function normalizeEvent(input: unknown): SmsEvent {
     if (rcMessageId !== undefined) event.rcMessageId = rcMessageId;
     const error = optional(o, "error");
     if (error !== undefined) event.error = error;
-    event.timestamp = required(o, "timestamp");
+    event.timestamp = timestamp(o);
     if (event.appId === TENANT_WIDE_APP) {
       throw new InvalidEventError("missing_field", "sms_status needs a real appId, not the tenant-wide '_'");
     }
@@ -108,18 +180,18 @@ export function normalizeEvent(input: unknown): SmsEvent {
   if (o.type === "sms_inbound") {
     const event = {
       type: "sms_inbound",
-      eventId: required(o, "eventId"),
-      messageId: required(o, "messageId"),
+      eventId: id(o, "eventId"),
+      messageId: id(o, "messageId"),
       from: required(o, "from"),
       to: required(o, "to"),
-      body: typeof o.body === "string" ? o.body : required(o, "body"),
+      body: body(o),
     } as SmsInboundEvent;
     const rcMessageId = optional(o, "rcMessageId");
     if (rcMessageId !== undefined) event.rcMessageId = rcMessageId;
     event.tenantId = id(o, "tenantId");
     if (o.appId !== undefined && o.appId !== null) event.appId = id(o, "appId");
     if (event.appId === TENANT_WIDE_APP) delete event.appId;
-    event.timestamp = required(o, "timestamp");
+    event.timestamp = timestamp(o);
     return event;
   }
   throw new InvalidEventError("missing_field", `type must be "sms_status" or "sms_inbound"`);

@@ -4,6 +4,7 @@
  * Per event the node pays a few counter increments and one histogram observation.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { REJECT_REASONS } from "../errors.js";
 
 export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked" | "tenant_limit";
 
@@ -72,6 +73,11 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    authDelayed: new Counter({
+      name: "smsws_auth_delayed_total",
+      help: "Failed authentications answered after a delay (the address passed AUTH_FAILURES_PER_IP_PER_MIN)",
+      registers,
+    }),
     upgradesRefused: new Counter({
       name: "smsws_upgrades_refused_total",
       help: "WebSocket upgrades refused before the handshake, by reason",
@@ -120,9 +126,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   };
   // Every known label value exists from the start, so rate() and alerts see a series at 0.
   for (const outcome of ["ok", "invalid_key", "bad_request", "timeout", "revoked", "tenant_limit"] as const) metrics.auth.inc({ outcome }, 0);
-  for (const reason of ["decode", "bad_subject", "missing_field", "type_mismatch", "tenant_mismatch", "app_mismatch"]) {
-    metrics.eventsRejected.inc({ reason }, 0);
-  }
+  for (const reason of REJECT_REASONS) metrics.eventsRejected.inc({ reason }, 0);
   for (const outcome of ["ok", "epoch", "retention", "limit", "unavailable", "stalled", "behind"]) metrics.resumes.inc({ outcome }, 0);
   receivedByKind.status.inc(0);
   receivedByKind.inbound.inc(0);

@@ -6,6 +6,9 @@
  *
  * Events are validated, `eventId` and `timestamp` filled in when absent, packed as plain
  * MessagePack and published on the durable path (JetStream, acknowledged) unless `direct` is set.
+ * Validation is the very function the gateway nodes run on every bus payload (events/event.ts):
+ * what `prepareEvent` accepts, no node drops; what it refuses throws here, in the producer, with
+ * the same `reason` a node would count (ids, field caps, control characters, timestamp).
  */
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -15,7 +18,8 @@ import { appTokenOf, kindOfType, normalizeEvent, type SmsEvent, type SmsInboundE
 import { durableSubject, liveSubject } from "../bus/contract.js";
 
 export type { SmsEvent, SmsInboundEvent, SmsStatusEvent } from "../events/event.js";
-export { InvalidEventError } from "../errors.js";
+export { EVENT_FIELD_MAX_LENGTH, ID_PATTERN, MAX_EVENT_BYTES } from "../events/event.js";
+export { InvalidEventError, REJECT_REASONS, type RejectReason } from "../errors.js";
 
 type Filled = "type" | "eventId" | "timestamp" | "seq";
 export type SmsStatusInput = Omit<SmsStatusEvent, Filled> & { eventId?: string; timestamp?: string };
@@ -38,7 +42,7 @@ export interface Published {
 // Plain MessagePack: no record extension, so consumers in any language can decode it.
 const packr = new Packr({ useRecords: false });
 
-/** Validate and complete an event object; throws InvalidEventError. */
+/** Validate and complete an event object; throws InvalidEventError (see its `reason`). */
 export function prepareEvent(input: Record<string, unknown>): SmsEvent {
   return normalizeEvent({
     ...input,

@@ -17,8 +17,12 @@ import { Refusals } from "../protocol/refusal.js";
 import { authOkFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import { scopeKey } from "../scope/scope.js";
-import { Admission, clientAddress } from "./admission.js";
-import { MAX_CLIENT_FRAME_BYTES, refuseUpgrade, type ClientHandlers } from "./http-server.js";
+import { addressKey } from "../net/ip.js";
+import type { Refusal } from "../protocol/refusal.js";
+import type { Admission, UpgradeRefusal } from "./admission.js";
+import type { AuditLog } from "./audit.js";
+import { clientAddress, headerLines } from "./client-address.js";
+import { MAX_CLIENT_FRAME_BYTES, refuseUpgrade, type ClientHandlers, type UpgradeRefusalReason } from "./http-server.js";
 import type { NodeHealth } from "./readiness.js";
 import type { ScopeTable } from "./scopes.js";
 import type { Socket, SocketData, SocketRegistry } from "./sockets.js";
@@ -31,6 +35,7 @@ export interface Resumer {
 export interface LifecycleDeps {
   config: Config;
   log: Logger;
+  audit: AuditLog;
   metrics: Metrics;
   health: NodeHealth;
   admission: Admission;
@@ -55,21 +60,27 @@ export class SocketLifecycle implements ClientHandlers {
   constructor(private readonly deps: LifecycleDeps) {}
 
   upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
-    const { config, metrics, health, admission } = this.deps;
+    const { config, health, admission } = this.deps;
     // uWS: everything read from req must be read here, before any return or await.
     const origin = req.getHeader("origin");
     const key = req.getHeader("sec-websocket-key");
     const protocol = req.getHeader("sec-websocket-protocol");
     const extensions = req.getHeader("sec-websocket-extensions");
-    const header = config.trustedProxyHeader;
-    const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), header === "" ? "" : req.getHeader(header));
-    if (health.draining) return refuseUpgrade(res, "503 Service Unavailable", "draining", metrics);
-    if (!this.#originAllowed(origin)) return refuseUpgrade(res, "403 Forbidden", "origin", metrics);
-    const refusal = admission.refuseUpgrade(ip);
-    if (refusal !== undefined) return refuseUpgrade(res, refusal.status, refusal.reason, metrics);
+    const forwarded = config.trustedProxyHeader === "" ? [] : headerLines(req, config.trustedProxyHeader);
+    const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), forwarded, config.trustedProxies);
+    const ipKey = addressKey(ip);
+    const refuse = (status: UpgradeRefusal["status"] | "503 Service Unavailable" | "403 Forbidden", reason: UpgradeRefusalReason): void => {
+      this.deps.audit.write({ ip, origin, reason }, "upgrade refused");
+      refuseUpgrade(res, status, reason, this.deps.metrics);
+    };
+    if (health.draining) return refuse("503 Service Unavailable", "draining");
+    if (!this.#originAllowed(origin)) return refuse("403 Forbidden", "origin");
+    const refusal = admission.refuseUpgrade(ipKey);
+    if (refusal !== undefined) return refuse(refusal.status, refusal.reason);
     const data: SocketData = {
       id: this.#nextId++,
       ip,
+      ipKey,
       openedAt: Date.now(),
       awaitingAuth: false,
       state: "authenticating",
@@ -87,7 +98,7 @@ export class SocketLifecycle implements ClientHandlers {
     const data = ws.getUserData();
     this.deps.sockets.add(ws);
     data.awaitingAuth = true;
-    this.deps.admission.opened(data.ip);
+    this.deps.admission.opened(data.ipKey);
     metrics.connectionsOpened.inc();
     metrics.connections.inc({ role: "none", state: "authenticating" });
     data.authTimer = setTimeout(() => this.#authTimeout(ws), config.authTimeoutMs);
@@ -130,25 +141,27 @@ export class SocketLifecycle implements ClientHandlers {
   /** The key was revoked or its scope changed: close every socket using it, on this node. */
   revokeKey(hash: string): void {
     const n = this.deps.sockets.refuseWhere((d) => d.keyHash === hash, Refusals.revoked);
-    if (n > 0) this.deps.metrics.auth.inc({ outcome: "revoked" }, n);
+    if (n === 0) return;
+    this.deps.metrics.auth.inc({ outcome: "revoked" }, n);
+    this.deps.audit.write({ keyHash: hashPrefix(hash), sockets: n }, "api key revoked: sockets closed");
   }
 
   #authenticate(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
-    const { metrics, log, admission, sockets } = this.deps;
+    const { metrics, log, admission, sockets, audit } = this.deps;
     const data = ws.getUserData();
     clearTimeout(data.authTimer);
     data.authTimer = undefined;
     const decision = authenticate(message, isBinary, this.deps.credentials);
-    this.#authSettled(data);
     if (decision.type === "reject") {
-      admission.authFailed(data.ip);
       metrics.auth.inc({ outcome: decision.outcome });
-      log.debug({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
-      sockets.refuse(ws, decision.refusal);
+      audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
+      this.#rejectLater(ws, decision.refusal, admission.authFailed(data.ipKey));
       return;
     }
+    this.#authSettled(data);
     if (decision.scope.role === "app" && !admission.joinTenant(decision.scope.tenantId)) {
       metrics.auth.inc({ outcome: "tenant_limit" });
+      audit.write({ socket: data.id, ip: data.ip, outcome: "tenant_limit", tenantId: decision.scope.tenantId }, "auth rejected");
       sockets.refuse(ws, Refusals.tenantLimit);
       return;
     }
@@ -160,7 +173,7 @@ export class SocketLifecycle implements ClientHandlers {
     metrics.connections.dec({ role: "none", state: "authenticating" });
     metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
     metrics.auth.inc({ outcome: "ok" });
-    log.debug({ socket: data.id, keyHash: hashPrefix(decision.hash), scope: scopeKey(decision.scope) }, "auth ok");
+    audit.write({ socket: data.id, ip: data.ip, outcome: "ok", keyHash: hashPrefix(decision.hash), scope: scopeKey(decision.scope) }, "auth ok");
     const resume = decision.resume;
     this.deps.feeds.acquire(data.feeds).then(
       () => this.#authenticated(ws, resume),
@@ -169,6 +182,26 @@ export class SocketLifecycle implements ClientHandlers {
         sockets.close(ws, Refusals.retry);
       },
     );
+  }
+
+  /**
+   * A failed authentication is answered after the address's delay (0 below its failure limit):
+   * a brute-forcer from one address gets at most MAX_UNAUTHENTICATED_PER_IP answers per delay,
+   * while a valid key from the same address (a NAT, a proxy) is answered at once. The socket stays
+   * counted as waiting for auth until it closes.
+   */
+  #rejectLater(ws: Socket, refusal: Refusal, delayMs: number): void {
+    const data = ws.getUserData();
+    if (delayMs <= 0) {
+      this.deps.sockets.refuse(ws, refusal);
+      return;
+    }
+    this.deps.metrics.authDelayed.inc();
+    data.state = "rejecting";
+    data.authTimer = setTimeout(() => {
+      data.authTimer = undefined;
+      if (data.state === "rejecting") this.deps.sockets.refuse(ws, refusal);
+    }, delayMs);
   }
 
   /** Runs once the socket's NATS subscriptions are active: from now on nothing is missed. */
@@ -187,18 +220,20 @@ export class SocketLifecycle implements ClientHandlers {
     resumer.resume(sockets.replaySocket(ws, { key: data.keyHash ?? "", tenantId }), resume);
   }
 
+  /** The client has waited AUTH_TIMEOUT_MS already: the timeout counts as a failure, answered at once. */
   #authTimeout(ws: Socket): void {
     const data = ws.getUserData();
     if (data.state !== "authenticating") return;
-    this.deps.admission.authFailed(data.ip);
+    this.deps.admission.authFailed(data.ipKey);
     this.deps.metrics.auth.inc({ outcome: "timeout" });
+    this.deps.audit.write({ socket: data.id, ip: data.ip, outcome: "timeout" }, "auth rejected");
     this.deps.sockets.refuse(ws, Refusals.timeout);
   }
 
   #authSettled(data: SocketData): void {
     if (!data.awaitingAuth) return;
     data.awaitingAuth = false;
-    this.deps.admission.settled(data.ip);
+    this.deps.admission.settled(data.ipKey);
   }
 
   #originAllowed(origin: string): boolean {

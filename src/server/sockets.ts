@@ -11,11 +11,15 @@ import type { Feed, Scope } from "../scope/scope.js";
 
 export interface SocketData {
   readonly id: number;
+  /** The client address (logs), and its key for per-address limits (IPv6 grouped by /64). */
   readonly ip: string;
+  readonly ipKey: string;
   readonly openedAt: number;
   /** Counted by admission as waiting for authentication. */
   awaitingAuth: boolean;
-  state: "authenticating" | "subscribing" | "authenticated" | "closed";
+  /** "rejecting": a failed auth waits out its delay (admission) before the answer. */
+  state: "authenticating" | "rejecting" | "subscribing" | "authenticated" | "closed";
+  /** The auth deadline, then (when rejecting) the delayed answer. */
   authTimer: NodeJS.Timeout | undefined;
   scope: Scope | undefined;
   feeds: readonly Feed[] | undefined;
@@ -100,7 +104,8 @@ export class SocketRegistry {
     let n = 0;
     for (const ws of this.#sockets) {
       const data = ws.getUserData();
-      if (data.state === "closed" || data.state === "authenticating" || !matches(data)) continue;
+      if (data.state !== "subscribing" && data.state !== "authenticated") continue;
+      if (!matches(data)) continue;
       this.refuse(ws, refusal);
       n++;
     }

@@ -26,8 +26,12 @@ async function node(env: Record<string, string>): Promise<TestNode> {
   return n;
 }
 
-function refusedWith(url: string, headers: Record<string, string> = {}): Promise<string> {
-  return TestClient.connect(url, { headers }).then(
+/** Node's http client sends an array value as repeated header lines (ws types headers as strings). */
+type Headers = Record<string, string | string[]>;
+const asWsHeaders = (headers: Headers): Record<string, string> => headers as unknown as Record<string, string>;
+
+function refusedWith(url: string, headers: Headers = {}): Promise<string> {
+  return TestClient.connect(url, { headers: asWsHeaders(headers) }).then(
     () => "upgraded",
     (err: Error) => err.message,
   );
@@ -44,7 +48,7 @@ describe("abuse limits", () => {
   });
 
   it("caps unauthenticated sockets per address (429) and in total (503)", async () => {
-    const n = await node({ MAX_UNAUTHENTICATED_PER_IP: "3", MAX_UNAUTHENTICATED: "5", TRUSTED_PROXY_HEADER: "x-forwarded-for" });
+    const n = await node({ MAX_UNAUTHENTICATED_PER_IP: "3", MAX_UNAUTHENTICATED: "5", TRUSTED_PROXY_HEADER: "x-forwarded-for", TRUSTED_PROXIES: "127.0.0.1" });
     const a = await Promise.all([1, 2, 3].map(() => TestClient.connect(n.url, { headers: { "X-Forwarded-For": "198.51.100.1" } })));
     expect(await refusedWith(n.url, { "X-Forwarded-For": "198.51.100.1" })).toBe("HTTP 429");
     const b = await Promise.all([1, 2].map(() => TestClient.connect(n.url, { headers: { "X-Forwarded-For": "198.51.100.2" } })));
@@ -64,19 +68,39 @@ describe("abuse limits", () => {
     for (const c of a) c.close();
   });
 
-  it("rate-limits failed authentications per address", async () => {
-    const n = await node({ AUTH_FAILURES_PER_IP_PER_MIN: "3", TRUSTED_PROXY_HEADER: "x-real-ip" });
+  it("never locks a valid key out of an address that failed many times (shared NAT)", async () => {
+    const n = await node({ AUTH_FAILURES_PER_IP_PER_MIN: "3", AUTH_FAILURE_MAX_DELAY_MS: "1500", TRUSTED_PROXY_HEADER: "x-real-ip", TRUSTED_PROXIES: "127.0.0.1" });
     const headers = { "X-Real-IP": "192.0.2.50" };
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 6; i++) {
       const c = await TestClient.connect(n.url, { headers });
       c.sendJson({ type: "auth", apiKey: "wrong" });
       expect((await c.waitClosed()).code).toBe(4401);
     }
-    expect(await refusedWith(n.url, headers)).toBe("HTTP 429");
-    // Another address is not affected.
-    const other = await TestClient.connect(n.url, { headers: { "X-Real-IP": "192.0.2.51" } });
+    // Another customer behind the same address, with a valid key: upgraded and authenticated.
+    const key = await producer.key({ role: "app", tenantId: "Nat", appId: "a" });
+    const ok = await TestClient.connect(n.url, { headers });
+    const sent = Date.now();
+    ok.sendJson({ type: "auth", apiKey: key });
+    await ok.waitFor((f) => f.type === "auth_ok" || f.type === "auth_error");
+    expect(ok.frames[0]?.type).toBe("auth_ok");
+    // Answered at once: the failure delay is for failed attempts only.
+    expect(Date.now() - sent).toBeLessThan(1000);
+    ok.close();
+    expect(await metricValue(n.node, "smsws_upgrades_refused_total")).toBe(0);
+    // The failed attempts past the limit were answered late (the brake on guessing).
+    expect(await metricValue(n.node, "smsws_auth_delayed_total")).toBeGreaterThanOrEqual(3);
+  });
+
+  it("reads the address the trusted proxy appended, not a line the client forged before it", async () => {
+    const n = await node({ MAX_UNAUTHENTICATED_PER_IP: "1", TRUSTED_PROXY_HEADER: "x-forwarded-for", TRUSTED_PROXIES: "127.0.0.1" });
+    // The proxy (127.0.0.1 here) appends the real client 198.51.100.7 as its own header line;
+    // the client chose the first line itself, different each time, to dodge the per-address cap.
+    const first = await TestClient.connect(n.url, { headers: asWsHeaders({ "X-Forwarded-For": ["203.0.113.1", "198.51.100.7"] }) });
+    expect(await refusedWith(n.url, { "X-Forwarded-For": ["203.0.113.2", "198.51.100.7"] })).toBe("HTTP 429");
+    expect(await refusedWith(n.url, { "X-Forwarded-For": "203.0.113.3, 198.51.100.7" })).toBe("HTTP 429");
+    const other = await TestClient.connect(n.url, { headers: asWsHeaders({ "X-Forwarded-For": ["198.51.100.7", "198.51.100.8"] }) });
+    first.close();
     other.close();
-    expect(await metricValue(n.node, "smsws_upgrades_refused_total", { reason: "auth_failures" })).toBe(1);
   });
 
   it("caps authenticated sockets per tenant with auth_error and 4429; other tenants and admins unaffected", async () => {

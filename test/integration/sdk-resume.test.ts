@@ -95,12 +95,13 @@ describe("SDK resume", () => {
     await pollUntil(() => slow.client.state === "live", 5000, "live");
     const tcp = (sockets[0] as unknown as { _socket: Socket })._socket;
     tcp.pause();
-    const big = "x".repeat(32 * 1024);
+    // The largest body the bus contract allows (4096 characters), 3 UTF-8 bytes each: ~12 KB a frame.
+    const big = "€".repeat(4096);
     const ids: string[] = [];
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 1000; i++) {
       const id = `s${i}`;
       ids.push(id);
-      await publishEvent(producer.nc, { type: "sms_status", eventId: id, messageId: id, tenantId: "Sc", appId: "app", status: "sent", error: big });
+      await publishEvent(producer.nc, { type: "sms_inbound", eventId: id, messageId: id, tenantId: "Sc", appId: "app", from: "+15550000001", to: "+15550000002", body: big });
     }
     await pollUntil(() => node.node.sockets.count === 0, 10_000, "slow consumer closed");
     tcp.resume();

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishSmsStatus } from "../../src/publisher/index.js";
+import { publishSmsInbound } from "../../src/publisher/index.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
 
@@ -28,10 +28,11 @@ describe("slow consumers", () => {
     // Stop reading: the kernel buffers fill, then the node's send buffer grows.
     const tcp = (stalled.ws as unknown as { _socket: Socket })._socket;
     tcp.pause();
-    const body = "x".repeat(48 * 1024);
-    const events = 400; // ~19 MB per socket: far beyond loopback TCP buffers plus the limit
+    // The largest body the bus contract allows (4096 characters), 3 UTF-8 bytes each: ~12 KB a frame.
+    const body = "€".repeat(4096);
+    const events = 1600; // ~19 MB per socket: far beyond loopback TCP buffers plus the limit
     for (let i = 0; i < events; i++) {
-      await publishSmsStatus(producer.nc, { messageId: `m${i}`, tenantId: "Ts", appId: "As", status: "sent", error: body }, { direct: true });
+      await publishSmsInbound(producer.nc, { messageId: `m${i}`, tenantId: "Ts", appId: "As", from: "+15550000001", to: "+15550000002", body }, { direct: true });
     }
     await Promise.all(healthy.map((c) => c.waitForEvents(events, 30_000)));
     for (const c of healthy) {

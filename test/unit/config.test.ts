@@ -14,6 +14,46 @@ describe("config", () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it("keeps /metrics on loopback unless told otherwise", () => {
+    expect(loadConfig({}).metricsHost).toBe("127.0.0.1");
+    expect(loadConfig({ METRICS_HOST: "0.0.0.0" }).metricsHost).toBe("0.0.0.0");
+  });
+
+  it("has a tarpit for failed authentications, off with either setting at 0", () => {
+    const c = loadConfig({});
+    expect(c.authFailuresPerIpPerMin).toBe(30);
+    expect(c.authFailureMaxDelayMs).toBe(5000);
+    expect(loadConfig({ AUTH_FAILURE_MAX_DELAY_MS: "0" }).authFailureMaxDelayMs).toBe(0);
+    expect(() => loadConfig({ AUTH_FAILURE_MAX_DELAY_MS: "60001" })).toThrow(/AUTH_FAILURE_MAX_DELAY_MS="60001" is invalid/);
+  });
+
+  it("trusts no proxy by default, and parses TRUSTED_PROXIES into frozen CIDRs", () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    const c = loadConfig({ TRUSTED_PROXY_HEADER: "X-Forwarded-For", TRUSTED_PROXIES: "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::ffff:172.16.0.0/108" });
+    expect(c.trustedProxyHeader).toBe("x-forwarded-for");
+    expect(c.trustedProxies.map((p) => p.text)).toEqual(["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "172.16.0.0/12"]);
+    expect(Object.isFrozen(c.trustedProxies)).toBe(true);
+    expect(Object.isFrozen(c.trustedProxies[0])).toBe(true);
+  });
+
+  it("requires TRUSTED_PROXY_HEADER and TRUSTED_PROXIES together", () => {
+    expect(() => loadConfig({ TRUSTED_PROXY_HEADER: "x-forwarded-for" })).toThrow(ConfigError);
+    expect(() => loadConfig({ TRUSTED_PROXY_HEADER: "x-forwarded-for" })).toThrow(/TRUSTED_PROXIES="" is invalid: expected the proxies' addresses or CIDRs/);
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8" })).toThrow(/TRUSTED_PROXY_HEADER="" is invalid/);
+  });
+
+  it.each([
+    ["10.0.0.0/33", "not one"],
+    ["10.0.0.0/8,proxy.internal", "not one"],
+    ["fe80::1%eth0", "not one"],
+    ["0.0.0.0/0", "trusts every address"],
+    ["::/0", "trusts every address"],
+  ])("refuses TRUSTED_PROXIES=%s", (value, why) => {
+    const env = { TRUSTED_PROXY_HEADER: "x-forwarded-for", TRUSTED_PROXIES: value };
+    expect(() => loadConfig(env)).toThrow(`TRUSTED_PROXIES=${JSON.stringify(value)} is invalid`);
+    expect(() => loadConfig(env)).toThrow(why);
+  });
+
   it("parses values", () => {
     const c = loadConfig({
       PORT: "1234",
