@@ -13,7 +13,7 @@ export async function publishCommand(config: Config, args: ParsedArgs, out: (lin
     throw new Error(`--json is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error("--json must be an object");
-  const nc = await cliConnect(config);
+  const nc = await cliConnect(config, args.flags.has("direct") ? "directProducer" : "producer");
   try {
     const published = await publishEvent(nc, input as Record<string, unknown>, { direct: args.flags.has("direct") });
     out(JSON.stringify({ subject: published.subject, seq: published.seq, event: published.event }));
