@@ -7,6 +7,8 @@
  * (permission violations), on the data (values unchanged) and on the subscribers (nothing seen).
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { connect, errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 
 type PermissionViolation = InstanceType<typeof errors.PermissionViolationError>;
@@ -14,7 +16,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUCKETS, openBucket } from "../../src/bus/buckets.js";
 import { decodeBusEvent, type DecodedEvent } from "../../src/bus/event-decoder.js";
-import { PERMISSIONS, permits } from "../../src/bus/permissions.js";
+import { PERMISSIONS, permits, renderAuthorization } from "../../src/bus/permissions.js";
 import { ensureStream, streamInfo } from "../../src/bus/stream.js";
 import { provision, type ProvisionStep } from "../../src/cli/provision-command.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
@@ -27,6 +29,8 @@ import { STREAM_NAME } from "../../src/scope/subjects.js";
 import { startSecureNats, type SecureNats } from "../helpers/secure-nats.js";
 
 const TTL_S = 3600;
+const run = promisify(execFile);
+const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
 const silent = pino({ level: "silent" });
 /** How a refused request fails (a RequestError carrying the server's permission violation). */
 const REFUSED = /Permissions Violation for Publish/;
@@ -151,6 +155,29 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
     ]);
     expect((await jsm.streams.info(STREAM_NAME)).config.max_age).toBe(172800 * 1e9);
     await provision(admin, config, TTL_S); // back to the suite's limits
+  });
+
+  it("`sms-ws provision` runs as admin and reports each resource; the gateway's credentials are refused", async () => {
+    const env = (role: "admin" | "gateway") => ({
+      ...process.env,
+      NATS_URL: nats.url,
+      NATS_USER: nats.credentials[role]!.user,
+      NATS_PASSWORD: nats.credentials[role]!.pass,
+      TOKEN_MAX_TTL_S: String(TTL_S),
+      LOG_LEVEL: "silent",
+    });
+    const { stdout } = await run(process.execPath, [CLI, "provision"], { env: env("admin") });
+    expect(stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^stream SMS_EVENTS: unchanged \(replicas 1, max age 86400 s/),
+      `bucket ${BUCKETS.apiKeys}: unchanged (replicas 1, ttl none)`,
+      `bucket ${BUCKETS.tokenSigners}: unchanged (replicas 1, ttl none)`,
+      `bucket ${BUCKETS.revokedTokens}: unchanged (replicas 1, ttl ${TTL_S} s)`,
+      `bucket ${BUCKETS.tenants}: unchanged (replicas 1, ttl none)`,
+    ]);
+    const denied = run(process.execPath, [CLI, "provision"], { env: { ...env("gateway"), STREAM_MAX_AGE_S: "60" } });
+    await expect(denied).rejects.toMatchObject({ stderr: expect.stringMatching(/Permissions Violation/) });
+    const printed = await run(process.execPath, [CLI, "provision", "--print-nats-config"], { env: { ...process.env, NATS_URL: "nats://127.0.0.1:1" } });
+    expect(printed.stdout).toBe(renderAuthorization());
   });
 
   it("admin cannot delete or purge the stream, nor publish events", async () => {
