@@ -19,11 +19,12 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { createBucket, openBucket } from "./bus/buckets.js";
+import { openBucket } from "./bus/buckets.js";
 import { FeedRegistry } from "./bus/feed-registry.js";
 import { FeedSubscriber } from "./bus/feed-subscriber.js";
 import { connectBus, type BusConnection } from "./bus/nats-connection.js";
-import { checkStream, ensureStream } from "./bus/stream.js";
+import { provision } from "./bus/provision.js";
+import { checkStream } from "./bus/stream.js";
 import { StreamWatch } from "./bus/stream-watch.js";
 import type { Config } from "./config/config.js";
 import { KeyStore } from "./keys/key-store.js";
@@ -63,6 +64,7 @@ export interface NodeOptions {
 /** On the direct path there is no stream, so no epoch. */
 const NO_STREAM = { epoch: undefined } as const;
 const BUCKET_RETRY_MS = 1000;
+const TOKEN_REVOCATION_TTL_S = 86_400;
 
 export async function startNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<GatewayNode> {
   // Phase 1: the ports open; /readyz says why the node is not ready yet.
@@ -87,9 +89,10 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     natsState();
     if (s.type === "reconnected") metrics.natsReconnects.inc();
   });
+  if (config.autoProvision) await provision(nc, config, TOKEN_REVOCATION_TTL_S);
   const stream = config.streamEnabled
     ? new StreamWatch(
-        () => (config.autoProvision ? ensureStream(nc, config) : checkStream(nc)),
+        () => checkStream(nc),
         () => (health.streamChecked = true),
         log,
       )
@@ -176,9 +179,8 @@ async function listenForMetrics(metrics: Metrics, config: Config): Promise<Serve
   }
 }
 
-/** The API-key bucket: created when the node provisions, otherwise waited for (not ready meanwhile). */
+/** A bucket `sms-ws provision` creates: waited for (the node is not ready meanwhile). */
 async function keyBucket(nc: NatsConnection, config: Config, log: Logger): Promise<KV> {
-  if (config.autoProvision) return createBucket(nc, config.keyBucket, { replicas: config.streamReplicas });
   for (;;) {
     try {
       return await openBucket(nc, config.keyBucket);

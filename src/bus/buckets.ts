@@ -20,9 +20,14 @@ export interface BucketOptions {
   ttlMs?: number;
 }
 
-/** Open an existing bucket; fails when it does not exist (run `sms-ws provision`). */
-export function openBucket(nc: NatsConnection, name: string): Promise<KV> {
-  return new Kvm(nc).open(name);
+/**
+ * Open an existing bucket; fails when it does not exist (run `sms-ws provision`). Kvm.open only
+ * binds, without asking the server: the status read is what finds a missing bucket.
+ */
+export async function openBucket(nc: NatsConnection, name: string): Promise<KV> {
+  const kv = await new Kvm(nc).open(name);
+  await kv.status();
+  return kv;
 }
 
 /** Create a bucket, or open it when it exists with these settings (idempotent). */

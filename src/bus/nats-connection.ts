@@ -8,6 +8,7 @@ import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/t
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { redactServers, redactUrl } from "../log.js";
+import { PERMISSIONS, type RoleName } from "./permissions.js";
 
 export type BusState =
   | { type: "disconnected"; server: string }
@@ -23,11 +24,15 @@ export interface BusConnection {
 
 type NatsSettings = Pick<Config, "natsServers" | "natsUser" | "natsPassword" | "natsToken">;
 
-/** Servers, client name and credentials: what every connection of ours shares. */
-export function natsOptions(config: NatsSettings, name: string): ConnectionOptions {
+/**
+ * Servers, client name, credentials and the role's inbox prefix (its NATS user may subscribe to
+ * that inbox only: src/bus/permissions.ts): what every connection of ours shares.
+ */
+export function natsOptions(config: NatsSettings, name: string, role: RoleName): ConnectionOptions {
   return {
     servers: [...config.natsServers],
     name,
+    inboxPrefix: PERMISSIONS[role].inboxPrefix,
     ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
     ...(config.natsToken ? { token: config.natsToken } : {}),
   };
@@ -36,7 +41,7 @@ export function natsOptions(config: NatsSettings, name: string): ConnectionOptio
 export async function connectBus(config: NatsSettings, log: Logger, name: string): Promise<BusConnection> {
   log.info({ servers: redactServers(config.natsServers) }, "connecting to NATS (retrying until it answers)");
   const nc = await connect({
-    ...natsOptions(config, name),
+    ...natsOptions(config, name, "gateway"),
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -74,11 +74,11 @@ export async function ensureStream(nc: NatsConnection, config: StreamSettings): 
   }
 }
 
-/** Current stream info, or null when the stream does not exist. */
-export async function streamInfo(nc: NatsConnection): Promise<StreamInfo | null> {
+/** Current info of the stream (SMS_EVENTS unless named), or null when it does not exist. */
+export async function streamInfo(nc: NatsConnection, name: string = STREAM_NAME): Promise<StreamInfo | null> {
   const jsm = await jetstreamManager(nc);
   try {
-    return await jsm.streams.info(STREAM_NAME);
+    return await jsm.streams.info(name);
   } catch (err) {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
     throw err;

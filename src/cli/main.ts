@@ -7,6 +7,7 @@ import { assertNativeUws } from "../runtime/uws-runtime.js";
 import { parseArgs } from "./args.js";
 import { devCommand } from "./dev-command.js";
 import { keysCommand } from "./keys-command.js";
+import { provisionCommand } from "./provision-command.js";
 import { publishCommand } from "./publish-command.js";
 import { serve } from "./serve-command.js";
 import { usage } from "./usage.js";
@@ -15,7 +16,7 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   // `--json` is a switch for `keys` but takes the event for `publish`.
-  const switches = argv[0] === "publish" ? ["direct", "help"] : ["json", "direct", "simulate", "help"];
+  const switches = argv[0] === "publish" ? ["direct", "help"] : ["json", "direct", "simulate", "help", "print-nats-config", "direct-producer"];
   const args = parseArgs(argv, switches);
   const command = args.positionals[0];
   if (args.flags.has("help") || command === "help" || command === undefined) {
@@ -41,6 +42,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "keys":
       await keysCommand(loadConfig(), args, out);
+      return;
+    case "provision":
+      await provisionCommand(loadConfig(), args, out);
       return;
     default:
       throw new Error(`unknown command "${command}" (see sms-ws --help)`);

@@ -13,9 +13,11 @@ export async function publishCommand(config: Config, args: ParsedArgs, out: (lin
     throw new Error(`--json is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error("--json must be an object");
-  const nc = await cliConnect(config);
+  // The durable path publishes as the producer user; the direct path needs the direct-producer user.
+  const direct = args.flags.has("direct");
+  const nc = await cliConnect(config, direct ? "directProducer" : "producer");
   try {
-    const published = await publishEvent(nc, input as Record<string, unknown>, { direct: args.flags.has("direct") });
+    const published = await publishEvent(nc, input as Record<string, unknown>, { direct });
     out(JSON.stringify({ subject: published.subject, seq: published.seq, event: published.event }));
   } finally {
     await nc.close();

@@ -11,6 +11,10 @@ Usage:
   sms-ws publish --json '<event>' [--direct]
                                     validate, fill in eventId/timestamp, publish (durable path by
                                     default: JetStream in.sms.*; --direct: core NATS sms.*)
+  sms-ws provision                  with the admin NATS user: create or update the stream SMS_EVENTS
+                                    and the KV buckets (idempotent; run before the gateways start)
+  sms-ws provision --print-nats-config [--direct-producer]
+                                    print the nats-server users and permissions (docs/security.md)
   sms-ws keys create --role app --tenant T --app A [--label L] [--json]
   sms-ws keys create --role admin [--label L] [--json]
   sms-ws keys revoke KEY_OR_HASH_PREFIX

@@ -45,7 +45,8 @@ const watchers: Watcher[] = [];
 const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 
 beforeAll(async () => {
-  nats = await startTestNats();
+  // Hostile producers here hold every publish right (the worst case): an open server.
+  nats = await startTestNats({ secure: false });
   node = await startTestNode(nats);
   producer = await startProducer(nats);
   hostile = await connect({ servers: nats.url, name: "hostile-producer", maxReconnectAttempts: -1 });

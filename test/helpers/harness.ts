@@ -1,24 +1,53 @@
-/** Real nats-server processes and real gateway nodes (in-process uWS) for integration tests. */
-import { Kvm, type KV } from "@nats-io/kv";
+/**
+ * Real nats-server processes and real gateway nodes (in-process uWS) for integration tests.
+ *
+ * By default the server runs with exactly the production permissions (src/bus/permissions.ts):
+ * the stream and buckets are provisioned by the admin user, nodes connect as the gateway user,
+ * producers as the producer (durable) and direct-producer users, and keys are written by admin.
+ * A permission the code needs but the matrix lacks fails here. `{ secure: false }` gives an open
+ * server for suites that model a producer with every right (test/faults/hostile-producers).
+ */
+import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
+import { createBucket, openBucket } from "../../src/bus/buckets.js";
+import { DEFAULT_ROLES } from "../../src/bus/permissions.js";
+import { provision } from "../../src/bus/provision.js";
 import { loadConfig } from "../../src/config/config.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { createKey, type CreateKeyInput } from "../../src/keys/key-admin.js";
 import { startNode, type GatewayNode } from "../../src/node.js";
+import { startSecureNats, type SecureNats } from "./secure-nats.js";
 
 export interface TestNats extends EmbeddedNats {
   monitorPort: number;
+  /** The permissioned server, or undefined for `{ secure: false }`. */
+  secure: SecureNats | undefined;
+  /** NATS_URL and, on a permissioned server, the gateway user's credentials: a node's env. */
+  nodeEnv(): Record<string, string>;
   /** Subscriptions the server holds, as reported by its monitoring endpoint. */
   subscriptions(): Promise<string[]>;
 }
 
-export async function startTestNats(options: { jetstream?: boolean } = {}): Promise<TestNats> {
+export async function startTestNats(options: { jetstream?: boolean; secure?: boolean } = {}): Promise<TestNats> {
   const monitorPort = await freePort();
-  const nats = await startNatsServer({ args: ["-m", String(monitorPort)], jetstream: options.jetstream ?? true });
+  const monitor = ["-m", String(monitorPort)];
+  const secure = options.secure === false ? undefined : await startSecureNats({ roles: [...DEFAULT_ROLES, "directProducer"], args: monitor });
+  const nats = secure ?? (await startNatsServer({ args: monitor, jetstream: options.jetstream ?? true }));
+  if (secure !== undefined) {
+    const admin = await secure.connect("admin");
+    await provision(admin, loadConfig({}), 86_400);
+    await admin.close();
+  }
   return {
     ...nats,
     monitorPort,
+    secure,
+    nodeEnv(): Record<string, string> {
+      const gateway = secure?.credentials.gateway;
+      if (gateway === undefined) return { NATS_URL: nats.url, AUTO_PROVISION: "true" };
+      return { NATS_URL: nats.url, NATS_USER: gateway.user, NATS_PASSWORD: gateway.pass };
+    },
     async subscriptions() {
       const res = await fetch(`http://127.0.0.1:${monitorPort}/connz?subs=1&limit=1000`);
       const body = (await res.json()) as { connections: { name?: string; subscriptions_list?: string[] }[] };
@@ -57,15 +86,14 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-export async function startTestNode(nats: { url: string }, env: Record<string, string> = {}): Promise<TestNode> {
+/** A node on `nats`: a TestNats (permissioned unless it says otherwise) or any server by URL. */
+export async function startTestNode(nats: { url: string; nodeEnv?: () => Record<string, string> }, env: Record<string, string> = {}): Promise<TestNode> {
   const config = loadConfig({
-    NATS_URL: nats.url,
+    ...(nats.nodeEnv?.() ?? { NATS_URL: nats.url, AUTO_PROVISION: "true" }),
     HOST: "127.0.0.1",
     PORT: "0",
     METRICS_PORT: "0",
     METRICS_HOST: "127.0.0.1",
-    // Tests provision on the fly; production runs `sms-ws provision` (docs/security.md).
-    AUTO_PROVISION: "true",
     DRAIN_DELAY_MS: "0",
     DRAIN_WINDOW_MS: "0",
     SHUTDOWN_TIMEOUT_MS: "5000",
@@ -88,24 +116,39 @@ export async function startTestNode(nats: { url: string }, env: Record<string, s
 }
 
 export interface Producer {
+  /** The producer user: durable path (JetStream publish to in.sms.>). */
   nc: NatsConnection;
+  /** The direct-producer user: core NATS publish to sms.<t>.<a>.<kind>. */
+  direct: NatsConnection;
+  /** The admin user: key writes, stream maintenance. */
+  admin: NatsConnection;
+  /** The API-key bucket, written by the admin user. */
   kv: KV;
   key(input: CreateKeyInput): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startProducer(nats: { url: string }): Promise<Producer> {
-  const nc = await connect({ servers: nats.url, name: "test-producer" });
-  const kv = await new Kvm(nc).create("sms_api_keys", { history: 1 });
+export async function startProducer(nats: { url: string; secure?: SecureNats | undefined }): Promise<Producer> {
+  const secure = nats.secure;
+  const open = (): Promise<NatsConnection> => connect({ servers: nats.url, name: "test-producer" });
+  const nc = secure === undefined ? await open() : await secure.connect("producer", { reconnect: true });
+  const direct = secure === undefined ? nc : await secure.connect("directProducer", { reconnect: true });
+  const admin = secure === undefined ? nc : await secure.connect("admin", { reconnect: true });
+  // An open server may have no node yet to provision it: create the bucket (idempotent).
+  const kv = secure === undefined ? await createBucket(admin, "sms_api_keys", { replicas: 1 }) : await openBucket(admin, "sms_api_keys");
   return {
     nc,
+    direct,
+    admin,
     kv,
     key: async (input) => {
       const created = await createKey(kv, input);
       await knownEverywhere(created.keyHash, nats.url);
       return created.apiKey;
     },
-    close: () => nc.close(),
+    close: async () => {
+      for (const c of new Set([nc, direct, admin])) await c.close();
+    },
   };
 }
 

@@ -95,7 +95,7 @@ describe("event delivery", () => {
     const key = await producer.key({ role: "app", tenantId: "t_direct", appId: "a_direct" });
     const c = await TestClient.authed(node.url, key);
     const p = await publishSmsStatus(
-      producer.nc,
+      producer.direct,
       { messageId: "m1", appId: "a_direct", tenantId: "t_direct", status: "queued" },
       { direct: true },
     );
@@ -134,16 +134,16 @@ describe("event delivery", () => {
       tenant_mismatch: await before("tenant_mismatch"),
       app_mismatch: await before("app_mismatch"),
     };
-    producer.nc.publish("sms.t_bad.a_bad.status", new Uint8Array([0xc1, 0xff, 0x00]));
-    producer.nc.publish("sms.t_bad.a_bad.status", new TextEncoder().encode('{"json":"not msgpack"}'));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack([1, 2, 3]));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, messageId: undefined }));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, messageId: 42 }));
-    producer.nc.publish("sms.t_bad.a_bad.inbound", packr.pack(good));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, tenantId: "t_other" }));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, appId: "a_other" }));
-    producer.nc.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, eventId: "good-1" }));
-    await producer.nc.flush();
+    producer.direct.publish("sms.t_bad.a_bad.status", new Uint8Array([0xc1, 0xff, 0x00]));
+    producer.direct.publish("sms.t_bad.a_bad.status", new TextEncoder().encode('{"json":"not msgpack"}'));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack([1, 2, 3]));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, messageId: undefined }));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, messageId: 42 }));
+    producer.direct.publish("sms.t_bad.a_bad.inbound", packr.pack(good));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, tenantId: "t_other" }));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, appId: "a_other" }));
+    producer.direct.publish("sms.t_bad.a_bad.status", packr.pack({ ...good, eventId: "good-1" }));
+    await producer.direct.flush();
     await c.waitForEvents(1);
     expect(c.events().map((e) => e.eventId)).toEqual(["good-1"]);
     expect(await before("decode")).toBeGreaterThanOrEqual(counts.decode + 2);

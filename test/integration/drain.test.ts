@@ -24,7 +24,7 @@ describe("graceful drain", () => {
     await producer.close();
     const delayMs = 600;
     const windowMs = 1500;
-    const serve = await startNodeProcess(nats.url, { DRAIN_DELAY_MS: String(delayMs), DRAIN_WINDOW_MS: String(windowMs), SHUTDOWN_TIMEOUT_MS: "6000" });
+    const serve = await startNodeProcess(nats.url, { ...nats.nodeEnv(), DRAIN_DELAY_MS: String(delayMs), DRAIN_WINDOW_MS: String(windowMs), SHUTDOWN_TIMEOUT_MS: "6000" });
     const clients = await Promise.all(Array.from({ length: 300 }, () => TestClient.authed(serve.url, key)));
     const closeTimes: number[] = [];
     for (const c of clients) c.ws.once("close", () => closeTimes.push(Date.now()));

@@ -19,7 +19,8 @@ let producer: Producer;
 beforeAll(async () => {
   nats = await startTestNats();
   proxy = await startTcpProxy([nats.port]);
-  node = await startTestNode({ url: `nats://127.0.0.1:${proxy.port}` });
+  const viaProxy = `nats://127.0.0.1:${proxy.port}`;
+  node = await startTestNode({ url: viaProxy, nodeEnv: () => ({ ...nats.nodeEnv(), NATS_URL: viaProxy }) });
   producer = await startProducer(nats);
 });
 

@@ -29,6 +29,7 @@ beforeAll(async () => {
   producer = await startProducer(nats);
   metricsPort = await freePort();
   node = await startNodeProcess(nats.url, {
+    ...nats.nodeEnv(),
     METRICS_PORT: String(metricsPort),
     METRICS_HOST: "127.0.0.1",
     RESUME_MAX_EVENTS: "100000",

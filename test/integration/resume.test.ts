@@ -130,8 +130,12 @@ describe("resume", () => {
     c.close();
     await status("Pt", "Pa", "p2");
     const last = await status("Pt", "Pa", "p3");
-    const jsm = await jetstreamManager(producer.nc);
-    await jsm.streams.purge("SMS_EVENTS", { seq: last.seq as number }); // keep only seq >= last
+    // The admin user may not purge (docs/security.md): shrink the stream to its last event, as
+    // retention by size would, then restore the limit.
+    const jsm = await jetstreamManager(producer.admin);
+    await jsm.streams.update("SMS_EVENTS", { max_msgs: 1 });
+    await jsm.streams.update("SMS_EVENTS", { max_msgs: -1 });
+    expect((await jsm.streams.info("SMS_EVENTS")).state.first_seq).toBe(last.seq);
     const back = await TestClient.authed(node.url, key, { resume: { epoch, seq: p.seq } });
     await back.waitFor((f) => f.type === "resume_failed");
     expect(back.frames[1]).toEqual({ type: "resume_failed", reason: "retention" });

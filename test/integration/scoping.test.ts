@@ -82,7 +82,8 @@ describe("scoping", () => {
           ? { type: "sms_status", eventId, messageId: `m${i}`, tenantId, appId, status: "sent" }
           : { type: "sms_inbound", eventId, messageId: `m${i}`, from: "+1", to: "+2", body: "b", tenantId, appId };
       published.push({ eventId, tenantId, appToken: tenantWide ? "_" : appId });
-      pending.push(publishEvent(producer.nc, event, { direct: i % 2 === 0 }));
+      const direct = i % 2 === 0;
+      pending.push(publishEvent(direct ? producer.direct : producer.nc, event, { direct }));
     }
     await Promise.all(pending);
     for (const { scope, client } of clients) {

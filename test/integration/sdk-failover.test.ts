@@ -33,7 +33,7 @@ afterAll(async () => {
 const NODE_ENV = { DRAIN_DELAY_MS: "0", DRAIN_WINDOW_MS: "500", SHUTDOWN_TIMEOUT_MS: "5000", LOG_LEVEL: "warn" };
 
 async function node(): Promise<NodeProcess> {
-  const n = await startNodeProcess(nats.url, NODE_ENV);
+  const n = await startNodeProcess(nats.url, { ...nats.nodeEnv(), ...NODE_ENV });
   started.push(n);
   return n;
 }

@@ -32,7 +32,7 @@ describe("slow consumers", () => {
     const body = "€".repeat(4096);
     const events = 1600; // ~19 MB per socket: far beyond loopback TCP buffers plus the limit
     for (let i = 0; i < events; i++) {
-      await publishSmsInbound(producer.nc, { messageId: `m${i}`, tenantId: "Ts", appId: "As", from: "+15550000001", to: "+15550000002", body }, { direct: true });
+      await publishSmsInbound(producer.direct, { messageId: `m${i}`, tenantId: "Ts", appId: "As", from: "+15550000001", to: "+15550000002", body }, { direct: true });
     }
     await Promise.all(healthy.map((c) => c.waitForEvents(events, 30_000)));
     for (const c of healthy) {

@@ -11,8 +11,10 @@ import { fileURLToPath } from "node:url";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, it, expect } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { DEFAULT_ROLES, PERMISSIONS } from "../../src/bus/permissions.js";
 import { acceptedEnv, loadConfig, settings, type Config } from "../../src/config/config.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
+import { parseNatsConf, type ConfMap, type ConfValue } from "../helpers/nats-conf.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -59,6 +61,7 @@ interface Meta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 interface K8sObject {
   apiVersion: string;
@@ -78,7 +81,9 @@ interface Container {
   name: string;
   image?: string;
   ports?: ContainerPort[];
-  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: unknown } }[];
+  args?: string[];
+  volumeMounts?: { name: string; mountPath: string }[];
   envFrom?: { prefix?: string; configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string } }[];
   readinessProbe?: HttpProbe;
   livenessProbe?: HttpProbe;
@@ -93,6 +98,7 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string } }[];
   terminationGracePeriodSeconds?: number;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   topologySpreadConstraints?: unknown[];
@@ -105,6 +111,7 @@ interface WorkloadSpec {
 }
 interface ServiceSpec {
   type?: string;
+  externalTrafficPolicy?: string;
   clusterIP?: string;
   selector: Record<string, string>;
   ports: { name?: string; port: number; targetPort?: number | string }[];
@@ -112,6 +119,29 @@ interface ServiceSpec {
 interface ServiceMonitorSpec {
   selector: { matchLabels: Record<string, string> };
   endpoints: { port?: string; path?: string }[];
+}
+interface IngressSpec {
+  tls?: { hosts?: string[]; secretName?: string }[];
+  rules: { http?: { paths: { backend: { service?: { name: string; port: { name?: string; number?: number } } } }[] } }[];
+}
+interface Selector {
+  matchLabels?: Record<string, string>;
+}
+interface NetPolPeer {
+  podSelector?: Selector;
+  namespaceSelector?: Selector;
+  ipBlock?: { cidr: string };
+}
+interface NetPolRule {
+  from?: NetPolPeer[];
+  to?: NetPolPeer[];
+  ports?: { port?: number | string; protocol?: string }[];
+}
+interface NetworkPolicySpec {
+  podSelector: Selector;
+  policyTypes?: string[];
+  ingress?: NetPolRule[];
+  egress?: NetPolRule[];
 }
 interface PrometheusRuleSpec {
   groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[];
@@ -162,6 +192,9 @@ function matches(selector: Record<string, string>, labels: Record<string, string
 
 // ---- the gateway as deployed -------------------------------------------------------------------
 
+/** Variables read by Node itself, not by the gateway's config. */
+const RUNTIME_ENV = ["NODE_EXTRA_CA_CERTS"];
+
 interface Gateway {
   deployment: K8sObject;
   spec: WorkloadSpec;
@@ -205,6 +238,84 @@ function preStopMs(container: Container): number {
   expect(m, `preStop is a sleep (got ${JSON.stringify(preStop)})`).not.toBeNull();
   return Number(m![1]) * 1000;
 }
+
+
+// ---- the bus as deployed -----------------------------------------------------------------------
+
+/** Files of the ConfigMap that carries nats.conf. */
+function natsConfigMap(objects: K8sObject[]): Record<string, string> {
+  const cm = find(objects, "ConfigMap").find((c) => c.data?.["nats.conf"] !== undefined);
+  expect(cm, "a ConfigMap with nats.conf").toBeDefined();
+  return cm!.data!;
+}
+
+/** nats.conf parsed, with its included files' top-level keys merged in. */
+function natsConf(objects: K8sObject[]): ConfMap {
+  const files = natsConfigMap(objects);
+  const main = parseNatsConf(files["nats.conf"]!);
+  const merged: ConfMap = { ...main };
+  for (const inc of (main.$include ?? []) as string[]) {
+    const text = files[inc.replace(/^\.\//, "").replace(/^"|"$/g, "")];
+    expect(text, `included file ${inc} is in the same ConfigMap`).toBeDefined();
+    Object.assign(merged, parseNatsConf(text!));
+  }
+  return merged;
+}
+
+const strings = (v: ConfValue | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+const mapOf = (v: ConfValue | undefined): ConfMap => (v !== undefined && typeof v === "object" && !Array.isArray(v) ? v : {});
+
+function natsStatefulSet(objects: K8sObject[]): { spec: WorkloadSpec; container: Container } {
+  const spec = only(objects, "StatefulSet").spec as WorkloadSpec;
+  const container = spec.template.spec.containers.find((c) => c.name === "nats");
+  expect(container, "container nats").toBeDefined();
+  return { spec, container: container! };
+}
+
+function secretRef(container: Container, name: string): { name: string; key: string } | undefined {
+  return container.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+}
+
+/** The directory a file path is mounted from, and the Secret behind it. */
+function secretMountOf(pod: PodSpec, container: Container, path: string): { secretName: string; keys?: string[] } | undefined {
+  const mount = (container.volumeMounts ?? []).find((m) => path.startsWith(`${m.mountPath.replace(/\/$/, "")}/`));
+  const volume = pod.volumes?.find((v) => v.name === mount?.name);
+  if (volume?.secret === undefined) return undefined;
+  return { secretName: volume.secret.secretName, ...(volume.secret.items ? { keys: volume.secret.items.map((i) => i.key) } : {}) };
+}
+
+/** The way clients reach the gateway: an Ingress to its Service, or a LoadBalancer Service. */
+function publicEntry(objects: K8sObject[]): { service: K8sObject; ingress?: K8sObject } {
+  const ingresses = find(objects, "Ingress");
+  if (ingresses.length > 0) {
+    expect(ingresses).toHaveLength(1);
+    const backends = (ingresses[0]!.spec as IngressSpec).rules.flatMap((r) => r.http?.paths ?? []).map((p) => p.backend.service);
+    expect(backends.length).toBeGreaterThan(0);
+    for (const b of backends) expect(b?.port.name ?? String(b?.port.number)).toBe("ws");
+    return { service: only(objects, "Service", backends[0]!.name), ingress: ingresses[0]! };
+  }
+  const lb = find(objects, "Service").filter((x) => (x.spec as ServiceSpec).type === "LoadBalancer");
+  expect(lb).toHaveLength(1);
+  return { service: lb[0]! };
+}
+
+/** Ingress (or egress) rules of the policies that select these pods and name this port. */
+function rulesFor(objects: K8sObject[], podLabels: Record<string, string>, container: Container, port: string, dir: "ingress" | "egress"): NetPolRule[] {
+  const number = containerPort(container, port);
+  return find(objects, "NetworkPolicy")
+    .map((np) => np.spec as NetworkPolicySpec)
+    .filter((np) => matches(np.podSelector.matchLabels ?? {}, podLabels))
+    .flatMap((np) => np[dir] ?? [])
+    .filter((r) => (r.ports ?? []).some((p) => p.port === port || p.port === number));
+}
+
+function isolated(objects: K8sObject[], podLabels: Record<string, string>, dir: "Ingress" | "Egress"): boolean {
+  return find(objects, "NetworkPolicy")
+    .map((np) => np.spec as NetworkPolicySpec)
+    .some((np) => matches(np.podSelector.matchLabels ?? {}, podLabels) && (np.policyTypes ?? ["Ingress"]).includes(dir));
+}
+
+const setOf = (xs: readonly string[]) => [...new Set(xs)].sort();
 
 // ---- PromQL: which metric names and label matchers an expression uses --------------------------
 
@@ -289,16 +400,22 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     for (const kind of ["Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule"]) {
       expect(find(objects, kind).length, kind).toBeGreaterThan(0);
     }
-    expect(find(objects, "Service").some((s) => (s.spec as ServiceSpec).type === "LoadBalancer")).toBe(true);
+    const lb = find(objects, "Service").some((s) => (s.spec as ServiceSpec).type === "LoadBalancer");
+    expect(lb || find(objects, "Ingress").length > 0, "a LoadBalancer Service or an Ingress").toBe(true);
     expect(find(objects, "StatefulSet").length).toBe(1);
   });
 
   it("sets only variables the node accepts, and they parse", () => {
     const { env, container } = gateway(render(dir));
     expect(Object.keys(env).length).toBeGreaterThan(0);
-    for (const name of Object.keys(env)) expect(acceptedEnv, `env var ${name}`).toContain(name);
-    for (const e of container.env ?? []) expect(acceptedEnv, `env var ${e.name}`).toContain(e.name);
+    for (const name of Object.keys(env)) expect([...acceptedEnv, ...RUNTIME_ENV], `env var ${name}`).toContain(name);
+    for (const e of container.env ?? []) expect([...acceptedEnv, ...RUNTIME_ENV], `env var ${e.name}`).toContain(e.name);
     expect(() => loadConfig(env)).not.toThrow();
+    // The provision Job runs with the same ConfigMap and its own variables.
+    const job = only(render(dir), "Job", "sms-ws-provision").spec as { template: { spec: PodSpec } };
+    for (const c of job.template.spec.containers) {
+      for (const e of c.env ?? []) expect([...acceptedEnv, ...RUNTIME_ENV], `Job env var ${e.name}`).toContain(e.name);
+    }
   });
 
   it("probes /readyz and /healthz on the node's PORT", () => {
@@ -316,17 +433,24 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     expect(container.ports?.find((p) => p.name === "ws")?.containerPort).toBe(port);
   });
 
-  it("exposes the ws port on a LoadBalancer, and keeps /metrics off it", () => {
+  it("exposes the ws port publicly (a LoadBalancer, or a TLS Ingress), and keeps /metrics off it", () => {
     const objects = render(dir);
     const { spec, container, config } = gateway(objects);
-    const lb = find(objects, "Service").filter((s) => (s.spec as ServiceSpec).type === "LoadBalancer");
-    expect(lb).toHaveLength(1);
-    const svc = lb[0]!.spec as ServiceSpec;
-    expect(matches(svc.selector, spec.template.metadata.labels), "LB selects the gateway pods").toBe(true);
+    const entry = publicEntry(objects);
+    const svc = entry.service.spec as ServiceSpec;
+    expect(matches(svc.selector, spec.template.metadata.labels), "the public Service selects the gateway pods").toBe(true);
     const ws = svc.ports.find((p) => p.name === "ws");
-    expect(ws, "LB port named ws").toBeDefined();
+    expect(ws, "Service port named ws").toBeDefined();
     expect(containerPort(container, ws!.targetPort ?? ws!.port)).toBe(config.port);
     for (const p of svc.ports) expect(containerPort(container, p.targetPort ?? p.port)).not.toBe(config.metricsPort);
+    if (entry.ingress) {
+      expect(svc.type ?? "ClusterIP", "behind an Ingress the gateway has no load balancer of its own").toBe("ClusterIP");
+      const ing = entry.ingress.spec as IngressSpec;
+      expect(ing.tls?.length ?? 0, "the Ingress terminates TLS (wss://)").toBeGreaterThan(0);
+      expect(Number(entry.ingress.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-read-timeout"])).toBeGreaterThan(
+        config.pingIntervalMs / 1000,
+      );
+    }
   });
 
   it("scrapes /metrics on METRICS_PORT through the ServiceMonitor", () => {
@@ -391,12 +515,148 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     const headless = only(objects, "Service", stsSpec.serviceName).spec as ServiceSpec;
     expect(headless.clusterIP).toBe("None");
     const clientPort = headless.ports.find((p) => p.name === "client")?.port;
-    const expected = Array.from({ length: replicas }, (_, i) => `nats://${sts.metadata.name}-${i}.${stsSpec.serviceName}:${clientPort}`);
+    const expected = Array.from({ length: replicas }, (_, i) => `tls://${sts.metadata.name}-${i}.${stsSpec.serviceName}:${clientPort}`);
     expect([...config.natsServers].sort()).toEqual(expected);
     expect(config.streamReplicas).toBeLessThanOrEqual(replicas);
-    const conf = Object.entries(find(objects, "ConfigMap").find((c) => c.data?.["nats.conf"])?.data ?? {})[0]?.[1] ?? "";
+    const conf = natsConfigMap(objects)["nats.conf"] ?? "";
     expect(conf).toMatch(/^jetstream\s*\{/m);
     for (let i = 0; i < replicas; i++) expect(conf).toContain(`nats://${sts.metadata.name}-${i}.${stsSpec.serviceName}:`);
+  });
+
+  it("configures exactly the NATS users and permissions of src/bus/permissions.ts, and no anonymous user", () => {
+    const conf = natsConf(render(dir));
+    expect(conf.no_auth_user, "no no_auth_user").toBeUndefined();
+    const auth = mapOf(conf.authorization);
+    const users = (auth.users ?? []) as ConfMap[];
+    expect(users.map((u) => String(u.user)).sort()).toEqual(DEFAULT_ROLES.map((r) => PERMISSIONS[r].user).sort());
+    for (const role of DEFAULT_ROLES) {
+      const want = PERMISSIONS[role];
+      const user = users.find((u) => u.user === want.user)!;
+      expect(user.password, `${role}: password from $${want.passwordEnv}`).toBe(`$${want.passwordEnv}`);
+      const perms = mapOf(user.permissions);
+      expect(Object.keys(perms).sort(), `${role}: only publish and subscribe rules (no allow_responses)`).toEqual(["publish", "subscribe"]);
+      for (const kind of ["publish", "subscribe"] as const) {
+        for (const list of ["allow", "deny"] as const) {
+          expect(setOf(strings(mapOf(perms[kind])[list])), `${role} ${kind} ${list}`).toEqual(setOf(want[kind][list].map((g) => g.subject)));
+        }
+      }
+    }
+  });
+
+  it("requires TLS on the client port and mutual TLS on the cluster routes, with certificates from a Secret", () => {
+    const objects = render(dir);
+    const conf = natsConf(objects);
+    const { spec, container } = natsStatefulSet(objects);
+    const certificates = find(objects, "Certificate").map((c) => c.spec as { secretName: string; dnsNames?: string[]; usages?: string[] });
+    for (const [where, tls] of [["client", mapOf(conf.tls)], ["cluster", mapOf(mapOf(conf.cluster).tls)]] as const) {
+      for (const file of ["cert_file", "key_file", "ca_file"]) {
+        const path = String(tls[file] ?? "");
+        expect(path, `${where} tls ${file}`).not.toBe("");
+        const secret = secretMountOf(spec.template.spec, container, path);
+        expect(secret, `${where} ${file} ${path} is mounted from a Secret`).toBeDefined();
+        const cert = certificates.find((c) => c.secretName === secret!.secretName);
+        expect(cert, `a cert-manager Certificate writes Secret ${secret!.secretName}`).toBeDefined();
+      }
+    }
+    expect(String(mapOf(mapOf(conf.cluster).tls).verify)).toBe("true");
+    // Every host the gateway dials is in the server certificate.
+    const { config } = gateway(objects);
+    const serverCert = certificates.find((c) => c.usages?.includes("server auth"));
+    for (const url of config.natsServers) {
+      expect(url.startsWith("tls://"), `${url} uses TLS`).toBe(true);
+      expect(serverCert?.dnsNames).toContain(new URL(url).hostname);
+    }
+    // And the gateway trusts the CA, without being given the server's key.
+    const g = gateway(objects);
+    const ca = g.container.env?.find((e) => e.name === "NODE_EXTRA_CA_CERTS")?.value ?? "";
+    const caSecret = secretMountOf(g.spec.template.spec, g.container, ca);
+    expect(caSecret?.keys, "gateway mounts only ca.crt").toEqual(["ca.crt"]);
+  });
+
+  it("gives the gateway its NATS credentials from a Secret, the same the NATS servers check", () => {
+    const objects = render(dir);
+    const { container, env } = gateway(objects);
+    for (const name of ["NATS_PASSWORD", "NATS_TOKEN"]) {
+      const fromConfigMap = find(objects, "ConfigMap").some((c) => c.data?.[name] !== undefined);
+      expect(fromConfigMap, `${name} is not in a ConfigMap`).toBe(false);
+    }
+    expect(env.NATS_TOKEN ?? "").toBe("");
+    const user = secretRef(container, "NATS_USER");
+    const password = secretRef(container, "NATS_PASSWORD");
+    expect(user, "NATS_USER from a Secret").toBeDefined();
+    expect(password, "NATS_PASSWORD from a Secret").toBeDefined();
+    const nats = natsStatefulSet(objects).container;
+    for (const role of DEFAULT_ROLES) expect(secretRef(nats, PERMISSIONS[role].passwordEnv), `NATS gets ${role}'s password`).toBeDefined();
+    expect(secretRef(nats, PERMISSIONS.gateway.passwordEnv)).toEqual(password);
+    // The provision Job runs `provision` as admin.
+    const job = only(objects, "Job", "sms-ws-provision").spec as { template: { spec: PodSpec } };
+    const provision = job.template.spec.containers[0]!;
+    expect(provision.args?.slice(-1)).toEqual(["provision"]);
+    expect(secretRef(provision, "NATS_PASSWORD")).toEqual(secretRef(nats, PERMISSIONS.admin.passwordEnv));
+  });
+
+  it("has NetworkPolicies for gateway <-> NATS, NATS routes, Prometheus -> metrics and clients -> ws", () => {
+    const objects = render(dir);
+    const g = gateway(objects);
+    const gatewayPods = g.spec.template.metadata.labels;
+    const n = natsStatefulSet(objects);
+    const natsPods = n.spec.template.metadata.labels;
+    expect(isolated(objects, natsPods, "Ingress")).toBe(true);
+    expect(isolated(objects, gatewayPods, "Ingress")).toBe(true);
+    expect(isolated(objects, gatewayPods, "Egress")).toBe(true);
+
+    const client = rulesFor(objects, natsPods, n.container, "client", "ingress").flatMap((r) => r.from ?? []);
+    expect(client.length).toBeGreaterThan(0);
+    expect(client.some((p) => p.ipBlock !== undefined || (p.podSelector === undefined && p.namespaceSelector === undefined))).toBe(false);
+    expect(client.some((p) => p.namespaceSelector === undefined && matches(p.podSelector?.matchLabels ?? {}, gatewayPods))).toBe(true);
+    const routes = rulesFor(objects, natsPods, n.container, "cluster", "ingress").flatMap((r) => r.from ?? []);
+    expect(routes.length).toBeGreaterThan(0);
+    for (const p of routes) {
+      expect(p.namespaceSelector ?? p.ipBlock, "routes only from pods of this namespace").toBeUndefined();
+      expect(matches(p.podSelector?.matchLabels ?? { none: "x" }, natsPods), "routes only from NATS pods").toBe(true);
+    }
+    expect(rulesFor(objects, natsPods, n.container, "monitor", "ingress")).toEqual([]);
+
+    const metrics = rulesFor(objects, gatewayPods, g.container, "metrics", "ingress").flatMap((r) => r.from ?? []);
+    expect(metrics.length).toBeGreaterThan(0);
+    for (const p of metrics) expect(p.ipBlock, "metrics never from an address block").toBeUndefined();
+    expect(rulesFor(objects, gatewayPods, g.container, "ws", "ingress").length).toBeGreaterThan(0);
+
+    const egress = find(objects, "NetworkPolicy")
+      .map((np) => np.spec as NetworkPolicySpec)
+      .filter((np) => matches(np.podSelector.matchLabels ?? {}, gatewayPods))
+      .flatMap((np) => np.egress ?? []);
+    for (const r of egress) {
+      const toNats = (r.to ?? []).every((p) => matches(p.podSelector?.matchLabels ?? { none: "x" }, natsPods));
+      const dns = (r.ports ?? []).every((p) => p.port === 53);
+      expect(toNats || dns, `gateway egress only to NATS or DNS: ${JSON.stringify(r)}`).toBe(true);
+    }
+  });
+
+  it("preserves client addresses: externalTrafficPolicy Local, or a trusted proxy header only the ingress can set", () => {
+    const objects = render(dir);
+    const g = gateway(objects);
+    const entry = publicEntry(objects);
+    if (entry.ingress === undefined) {
+      expect((entry.service.spec as ServiceSpec).externalTrafficPolicy).toBe("Local");
+      expect(g.config.trustedProxyHeader, "no forwarded header trusted without a proxy").toBe("");
+    } else {
+      expect(g.config.trustedProxyHeader).toBe("x-forwarded-for");
+      const ws = rulesFor(objects, g.spec.template.metadata.labels, g.container, "ws", "ingress").flatMap((r) => r.from ?? []);
+      expect(ws.length).toBeGreaterThan(0);
+      for (const p of ws) expect(p.namespaceSelector, "ws only from the ingress controller's namespace").toBeDefined();
+    }
+    expect(g.env.METRICS_HOST, "METRICS_HOST set explicitly").toBe("0.0.0.0");
+  });
+
+  it("runs a NATS server release with the published advisories fixed", () => {
+    const image = natsStatefulSet(render(dir)).container.image ?? "";
+    const m = /^nats:(\d+)\.(\d+)\.(\d+)(-alpine)?$/.exec(image);
+    expect(m, `pinned nats image, got ${image}`).not.toBeNull();
+    const [major, minor, patch] = [Number(m![1]), Number(m![2]), Number(m![3])];
+    expect(major).toBe(2);
+    // 2.12.12 / 2.14.3: fixed in every NATS advisory to 2026-26; 2.11 and older are not.
+    expect(minor > 12 ? minor !== 13 && (minor > 14 || patch >= 3) : minor === 12 && patch >= 12).toBe(true);
   });
 
   it("alerts only on metrics the node exports", async () => {

@@ -1,0 +1,86 @@
+/**
+ * Provisioning: create or update everything the fleet reads, with the admin NATS user, so the
+ * gateway's own user never needs the right to create anything (docs/security.md):
+ *   - the stream SMS_EVENTS (ensureStream: idempotent, safe to run from several places at once);
+ *   - the KV buckets of API keys (KEY_BUCKET), token signers, revoked tokens (entries expire after
+ *     TOKEN_MAX_TTL_S) and tenants, with STREAM_REPLICAS replicas.
+ * Used by `sms-ws provision`, and by a node started with AUTO_PROVISION (`sms-ws dev`, tests).
+ */
+import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Config } from "../config/config.js";
+import { BUCKETS, createBucket } from "./buckets.js";
+import { STREAM_NAME } from "./contract.js";
+import { ensureStream, streamInfo } from "./stream.js";
+
+export type ProvisionAction = "created" | "updated" | "unchanged" | "skipped";
+
+export interface ProvisionStep {
+  kind: "stream" | "bucket";
+  name: string;
+  action: ProvisionAction;
+  detail: string;
+}
+
+const NS_PER_S = 1_000_000_000;
+
+/** The buckets of the bus contract with their settings. */
+export function bucketPlan(config: Config, ttlS: number): { name: string; ttlMs: number }[] {
+  return [
+    { name: config.keyBucket, ttlMs: 0 },
+    { name: BUCKETS.tokenSigners, ttlMs: 0 },
+    { name: BUCKETS.revokedTokens, ttlMs: ttlS * 1000 },
+    { name: BUCKETS.tenants, ttlMs: 0 },
+  ];
+}
+
+/** Create or update the stream and the buckets. Idempotent. */
+export async function provision(nc: NatsConnection, config: Config, ttlS: number): Promise<ProvisionStep[]> {
+  const steps: ProvisionStep[] = [];
+  if (config.streamEnabled) {
+    const before = await streamInfo(nc);
+    const after = await ensureStream(nc, config);
+    steps.push({
+      kind: "stream",
+      name: STREAM_NAME,
+      action: before === null ? "created" : sameStreamLimits(before.config, after.config) ? "unchanged" : "updated",
+      detail: `replicas ${after.config.num_replicas}, max age ${after.config.max_age / NS_PER_S} s, max bytes ${after.config.max_bytes}`,
+    });
+  } else {
+    steps.push({ kind: "stream", name: STREAM_NAME, action: "skipped", detail: "STREAM_ENABLED=false (direct path only)" });
+  }
+  const jsm = await jetstreamManager(nc);
+  for (const bucket of bucketPlan(config, ttlS)) {
+    steps.push(await provisionBucket(nc, jsm, bucket.name, config.streamReplicas, bucket.ttlMs));
+  }
+  return steps;
+}
+
+type Jsm = Awaited<ReturnType<typeof jetstreamManager>>;
+
+async function provisionBucket(nc: NatsConnection, jsm: Jsm, name: string, replicas: number, ttlMs: number): Promise<ProvisionStep> {
+  const stream = `KV_${name}`;
+  const wantedAge = ttlMs * 1_000_000;
+  const detail = `replicas ${replicas}, ttl ${ttlMs === 0 ? "none" : `${ttlMs / 1000} s`}`;
+  const info = await streamInfo(nc, stream);
+  if (info === null) {
+    await createBucket(nc, name, { replicas, ttlMs });
+    return { kind: "bucket", name, action: "created", detail };
+  }
+  // Kvm.create leaves an existing bucket as it is: bring its replicas and TTL to ours here.
+  if (info.config.num_replicas === replicas && info.config.max_age === wantedAge) {
+    return { kind: "bucket", name, action: "unchanged", detail };
+  }
+  await jsm.streams.update(stream, { num_replicas: replicas, max_age: wantedAge });
+  return { kind: "bucket", name, action: "updated", detail };
+}
+
+function sameStreamLimits(a: StreamConfig, b: StreamConfig): boolean {
+  return (
+    a.max_age === b.max_age &&
+    a.max_bytes === b.max_bytes &&
+    a.num_replicas === b.num_replicas &&
+    a.republish?.src === b.republish?.src &&
+    a.republish?.dest === b.republish?.dest
+  );
+}

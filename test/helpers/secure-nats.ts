@@ -1,0 +1,66 @@
+/**
+ * A real nats-server (JetStream, loopback, free port) configured with exactly the authorization
+ * block rendered from src/bus/permissions.ts, with random passwords for this run. Tests connect
+ * per role, so a permission the code needs but the matrix lacks fails here, not in production.
+ */
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_ROLES, PERMISSIONS, renderAuthorization, type RoleName } from "../../src/bus/permissions.js";
+import { startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
+
+export interface RoleCredentials {
+  readonly user: string;
+  readonly pass: string;
+  readonly inboxPrefix: string;
+}
+
+export interface SecureNats extends EmbeddedNats {
+  /** The nats.conf the server runs with (authorization block only; passwords are this run's). */
+  readonly configText: string;
+  readonly credentials: Readonly<Partial<Record<RoleName, RoleCredentials>>>;
+  /** Connection options for a role: servers, user, password and the role's inbox prefix. */
+  options(role: RoleName, extra?: Partial<ConnectionOptions>): ConnectionOptions;
+  /** Connect as a role (fails fast: no waitOnFirstConnect, no reconnect). */
+  connect(role: RoleName, extra?: Partial<ConnectionOptions>): Promise<NatsConnection>;
+}
+
+export async function startSecureNats(options: { roles?: readonly RoleName[]; args?: string[] } = {}): Promise<SecureNats> {
+  const roles = options.roles ?? DEFAULT_ROLES;
+  const passwords: Partial<Record<RoleName, string>> = {};
+  const credentials: Partial<Record<RoleName, RoleCredentials>> = {};
+  for (const role of roles) {
+    const pass = randomBytes(24).toString("hex");
+    passwords[role] = pass;
+    credentials[role] = { user: PERMISSIONS[role].user, pass, inboxPrefix: PERMISSIONS[role].inboxPrefix };
+  }
+  const configText = renderAuthorization({ roles, passwords });
+  const dir = mkdtempSync(join(tmpdir(), "smsws-secure-nats-"));
+  const file = join(dir, "nats.conf");
+  writeFileSync(file, configText, { mode: 0o600 });
+  let nats: EmbeddedNats;
+  try {
+    nats = await startNatsServer({ args: ["-c", file, ...(options.args ?? [])] });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const optionsFor = (role: RoleName, extra: Partial<ConnectionOptions> = {}): ConnectionOptions => {
+    const c = credentials[role];
+    if (c === undefined) throw new Error(`role ${role} is not configured on this server`);
+    return { servers: nats.url, user: c.user, pass: c.pass, inboxPrefix: c.inboxPrefix, name: `test-${role}`, ...extra };
+  };
+  return {
+    ...nats,
+    configText,
+    credentials,
+    options: optionsFor,
+    connect: (role, extra) => connect(optionsFor(role, { reconnect: false, ...extra })),
+    async stop() {
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
