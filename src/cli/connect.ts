@@ -1,6 +1,7 @@
 /** Short-lived NATS connection for the CLI commands (fail fast, unlike the node). */
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { openBucket } from "../bus/buckets.js";
 import type { Config } from "../config/config.js";
 
 export async function cliConnect(config: Config): Promise<NatsConnection> {
@@ -21,6 +22,17 @@ function connectOnce(config: Config): Promise<NatsConnection> {
   });
 }
 
-export function openKeyBucket(nc: NatsConnection, config: Config): Promise<KV> {
-  return new Kvm(nc).create(config.keyBucket, { history: 1, replicas: config.streamReplicas });
+/**
+ * Opens a bucket that provisioning created (the CLI never creates one: its NATS user may not
+ * have the right to, and a typo in a bucket name must not silently create an empty bucket).
+ */
+export async function cliOpenBucket(nc: NatsConnection, name: string): Promise<KV> {
+  try {
+    const kv = await openBucket(nc, name);
+    // Opening only binds a handle; asking for the status is what finds a missing bucket.
+    await kv.status();
+    return kv;
+  } catch (err) {
+    throw new Error(`cannot open the KV bucket ${name} (create the buckets with sms-ws provision): ${(err as Error).message}`, { cause: err });
+  }
 }

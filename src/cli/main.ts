@@ -8,6 +8,9 @@ import { devCommand } from "./dev-command.js";
 import { keysCommand } from "./keys-command.js";
 import { publishCommand } from "./publish-command.js";
 import { serve } from "./serve-command.js";
+import { signersCommand } from "./signers-command.js";
+import { tokenCommand } from "./token-command.js";
+import { tokensCommand } from "./tokens-command.js";
 import { usage } from "./usage.js";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -37,6 +40,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "keys":
       await keysCommand(loadConfig(), args, out);
+      return;
+    case "signers":
+      await signersCommand(loadConfig(), args, out);
+      return;
+    case "token":
+      await tokenCommand(args, out);
+      return;
+    case "tokens":
+      await tokensCommand(loadConfig(), args, out);
       return;
     default:
       throw new Error(`unknown command "${command}" (see sms-ws --help)`);
