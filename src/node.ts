@@ -28,6 +28,9 @@ import { checkStream } from "./bus/stream.js";
 import { StreamWatch } from "./bus/stream-watch.js";
 import type { Config } from "./config/config.js";
 import { KeyStore } from "./keys/key-store.js";
+import { RevokedTokens } from "./tokens/revoked-tokens.js";
+import { SignerStore } from "./tokens/signer-store.js";
+import { verifyConnectionToken } from "./tokens/verify-token.js";
 import { portOf, startMetricsServer } from "./metrics/metrics-server.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { FeedContinuity } from "./resume/feed-continuity.js";
@@ -64,7 +67,6 @@ export interface NodeOptions {
 /** On the direct path there is no stream, so no epoch. */
 const NO_STREAM = { epoch: undefined } as const;
 const BUCKET_RETRY_MS = 1000;
-const TOKEN_REVOCATION_TTL_S = 86_400;
 
 export async function startNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<GatewayNode> {
   // Phase 1: the ports open; /readyz says why the node is not ready yet.
@@ -89,7 +91,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     natsState();
     if (s.type === "reconnected") metrics.natsReconnects.inc();
   });
-  if (config.autoProvision) await provision(nc, config, TOKEN_REVOCATION_TTL_S);
+  if (config.autoProvision) await provision(nc, config);
   const stream = config.streamEnabled
     ? new StreamWatch(
         () => checkStream(nc),
@@ -98,8 +100,10 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
       )
     : undefined;
   await stream?.start();
-  const keys = new KeyStore(await keyBucket(nc, config, log), log);
-  await keys.start();
+  const keys = new KeyStore(await bucket(nc, config.keyBucket, log), log);
+  const signers = new SignerStore(await bucket(nc, config.signerBucket, log), log);
+  const revokedTokens = new RevokedTokens(await bucket(nc, config.revokedTokensBucket, log), log, { ttlMs: config.tokenMaxTtlS * 1000 });
+  await Promise.all([keys.start(), signers.start(), revokedTokens.start()]);
   health.keysLoaded = true;
   metrics.keys.set(keys.size);
   metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
@@ -121,7 +125,16 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     metrics,
     health,
     admission,
-    credentials: keys,
+    credentials: {
+      apiKey: (key) => keys.lookup(key),
+      token: (token) =>
+        verifyConnectionToken(token, {
+          signer: (kid) => signers.signer(kid),
+          isRevoked: (jti) => revokedTokens.isRevoked(jti),
+          nowMs: Date.now,
+          maxTtlS: config.tokenMaxTtlS,
+        }),
+    },
     sockets,
     scopes,
     feeds,
@@ -130,6 +143,14 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   });
   const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log);
 
+  signers.on((e) => {
+    if (e.type === "revoked") lifecycle.revokeSigner(e.kid);
+    if (e.type === "watch_lost") log.warn({ error: e.error }, "signer watch lost; re-watching");
+  });
+  revokedTokens.on((e) => {
+    if (e.type === "revoked") lifecycle.revokeToken(e.jti);
+    if (e.type === "watch_lost") log.warn({ error: e.error }, "revoked-token watch lost; re-watching");
+  });
   keys.on((e) => {
     if (e.type === "revoked") lifecycle.revokeKey(e.hash);
     if (e.type === "watch_lost") {
@@ -161,6 +182,8 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     await upkeep.closeAllSpread(config.drainWindowMs);
     upkeep.stop();
     keys.stop();
+    signers.stop();
+    revokedTokens.stop();
     stream?.stop();
     clearInterval(readyGauge);
     await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
@@ -180,12 +203,12 @@ async function listenForMetrics(metrics: Metrics, config: Config): Promise<Serve
 }
 
 /** A bucket `sms-ws provision` creates: waited for (the node is not ready meanwhile). */
-async function keyBucket(nc: NatsConnection, config: Config, log: Logger): Promise<KV> {
+async function bucket(nc: NatsConnection, name: string, log: Logger): Promise<KV> {
   for (;;) {
     try {
-      return await openBucket(nc, config.keyBucket);
+      return await openBucket(nc, name);
     } catch (err) {
-      log.warn({ err: String(err), bucket: config.keyBucket }, "cannot open the key bucket (run `sms-ws provision`); retrying in 1 s");
+      log.warn({ err: String(err), bucket: name }, "cannot open a bucket (run `sms-ws provision`); retrying in 1 s");
       await delay(BUCKET_RETRY_MS);
     }
   }

@@ -25,17 +25,18 @@ export interface ProvisionStep {
 const NS_PER_S = 1_000_000_000;
 
 /** The buckets of the bus contract with their settings. */
-export function bucketPlan(config: Config, ttlS: number): { name: string; ttlMs: number }[] {
+export function bucketPlan(config: Config): { name: string; ttlMs: number }[] {
   return [
     { name: config.keyBucket, ttlMs: 0 },
-    { name: BUCKETS.tokenSigners, ttlMs: 0 },
-    { name: BUCKETS.revokedTokens, ttlMs: ttlS * 1000 },
+    { name: config.signerBucket, ttlMs: 0 },
+    // A revoked token id only matters while the token could still be valid.
+    { name: config.revokedTokensBucket, ttlMs: config.tokenMaxTtlS * 1000 },
     { name: BUCKETS.tenants, ttlMs: 0 },
   ];
 }
 
 /** Create or update the stream and the buckets. Idempotent. */
-export async function provision(nc: NatsConnection, config: Config, ttlS: number): Promise<ProvisionStep[]> {
+export async function provision(nc: NatsConnection, config: Config): Promise<ProvisionStep[]> {
   const steps: ProvisionStep[] = [];
   if (config.streamEnabled) {
     const before = await streamInfo(nc);
@@ -50,7 +51,7 @@ export async function provision(nc: NatsConnection, config: Config, ttlS: number
     steps.push({ kind: "stream", name: STREAM_NAME, action: "skipped", detail: "STREAM_ENABLED=false (direct path only)" });
   }
   const jsm = await jetstreamManager(nc);
-  for (const bucket of bucketPlan(config, ttlS)) {
+  for (const bucket of bucketPlan(config)) {
     steps.push(await provisionBucket(nc, jsm, bucket.name, config.streamReplicas, bucket.ttlMs));
   }
   return steps;

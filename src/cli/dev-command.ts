@@ -1,20 +1,27 @@
 /**
  * `sms-ws dev` (what `npm start` runs): a node that needs nothing installed but nats-server.
  * Without NATS_URL it starts a local nats-server with JetStream in a temporary directory, creates
- * one app key and one admin key, prints them, optionally simulates traffic, and serves.
+ * the key, signer and revoked-token buckets, one app key, one admin key, a token signer and a
+ * one-hour connection token, prints them, optionally simulates traffic, and serves.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig, type Config } from "../config/config.js";
 import { startNatsServer, type EmbeddedNats } from "../dev/embedded-nats.js";
 import { startSimulation } from "../dev/simulate.js";
+import { openBucket } from "../bus/buckets.js";
 import { redactServers } from "../log.js";
 import { createKey } from "../keys/key-admin.js";
+import { createConnectionToken } from "../tokens/mint-token.js";
+import { createSigner } from "../tokens/signer-admin.js";
 import type { ParsedArgs } from "./args.js";
-import { openBucket } from "../bus/buckets.js";
 import { serve } from "./serve-command.js";
 
 const DEV_TENANT = "tenant_demo";
 const DEV_APP = "app_demo";
+const DEV_TOKEN_TTL_S = 3600;
 
 export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: Logger, out: (s: string) => void): Promise<void> {
   let nats: EmbeddedNats | undefined;
@@ -40,20 +47,40 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
     throw err;
   }
   let stopSimulation = (): void => {};
+  // The dev signer's private key, so `sms-ws token --signer-key` works too; gone on exit.
+  const keyDir = mkdtempSync(join(tmpdir(), "smsws-dev-signer-"));
   const node = await serve(config, log, {
     beforeDrain: () => stopSimulation(),
     afterStop: async () => {
+      rmSync(keyDir, { recursive: true, force: true });
       await nats?.stop();
     },
   });
-  const kv = await openBucket(node.bus.nc, config.keyBucket);
+  // The node provisioned the stream and the buckets (AUTO_PROVISION): open them.
+  const nc = node.bus.nc;
+  const kv = await openBucket(nc, config.keyBucket);
+  const signerKv = await openBucket(nc, config.signerBucket);
   const app = await createKey(kv, { role: "app", tenantId: DEV_TENANT, appId: DEV_APP, label: "dev app key" });
   const admin = await createKey(kv, { role: "admin", label: "dev admin key" });
+  const signer = await createSigner(signerKv, { tenantId: DEV_TENANT, appId: DEV_APP, label: "dev signer" });
+  const signerKeyFile = join(keyDir, "signer.pem");
+  writeFileSync(signerKeyFile, signer.privateKeyPem, { mode: 0o600 });
+  const token = createConnectionToken({
+    privateKey: signer.privateKeyPem,
+    kid: signer.kid,
+    tenantId: DEV_TENANT,
+    appId: DEV_APP,
+    ttlSeconds: Math.min(DEV_TOKEN_TTL_S, config.tokenMaxTtlS),
+    sub: "dev-user",
+  });
   out("");
   out(`sms-ws-gateway is listening: ws://localhost:${node.port}/ws   metrics: http://localhost:${node.metricsPort}/metrics`);
   out(`NATS: ${redactServers(config.natsServers).join(",")}`);
   out(`app key   (tenant ${DEV_TENANT}, app ${DEV_APP}): ${app.apiKey}`);
   out(`admin key (every tenant and app):                 ${admin.apiKey}`);
+  out(`token     (tenant ${DEV_TENANT}, app ${DEV_APP}, 1 h, signer ${signer.kid}):`);
+  out(`  ${token}`);
+  out(`  pages get tokens, never keys; mint more: sms-ws token --signer-key ${signerKeyFile} --kid ${signer.kid} --tenant ${DEV_TENANT} --app ${DEV_APP} --ttl 15m`);
   out(`try:  npx wscat -c ws://localhost:${node.port}/ws   then send {"type":"auth","apiKey":"${app.apiKey}"}`);
   if (args.flags.has("simulate")) {
     stopSimulation = startSimulation(node.bus.nc, { tenantId: DEV_TENANT, appId: DEV_APP }, log, {

@@ -2,14 +2,13 @@ import type { Config } from "../config/config.js";
 import { createKey, listKeys, revokeKey } from "../keys/key-admin.js";
 import { hashPrefix } from "../keys/key-record.js";
 import { stringFlag, type ParsedArgs } from "./args.js";
-import { openBucket } from "../bus/buckets.js";
-import { cliConnect } from "./connect.js";
+import { cliConnect, cliOpenBucket } from "./connect.js";
 
 export async function keysCommand(config: Config, args: ParsedArgs, out: (line: string) => void): Promise<void> {
   const action = args.positionals[1];
   const nc = await cliConnect(config);
   try {
-    const kv = await openBucket(nc, config.keyBucket);
+    const kv = await cliOpenBucket(nc, config.keyBucket);
     if (action === "create") {
       const role = stringFlag(args, "role");
       if (role !== "app" && role !== "admin") throw new Error("keys create needs --role app|admin");

@@ -10,6 +10,9 @@ import { keysCommand } from "./keys-command.js";
 import { provisionCommand } from "./provision-command.js";
 import { publishCommand } from "./publish-command.js";
 import { serve } from "./serve-command.js";
+import { signersCommand } from "./signers-command.js";
+import { tokenCommand } from "./token-command.js";
+import { tokensCommand } from "./tokens-command.js";
 import { usage } from "./usage.js";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -45,6 +48,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "provision":
       await provisionCommand(loadConfig(), args, out);
+      return;
+    case "signers":
+      await signersCommand(loadConfig(), args, out);
+      return;
+    case "token":
+      await tokenCommand(args, out);
+      return;
+    case "tokens":
+      await tokensCommand(loadConfig(), args, out);
       return;
     default:
       throw new Error(`unknown command "${command}" (see sms-ws --help)`);

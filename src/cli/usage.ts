@@ -6,7 +6,7 @@ export function usage(): string {
 Usage:
   sms-ws serve                      run a gateway node (NATS_URL required in production)
   sms-ws dev [--simulate]           run a node; with no NATS_URL, start a local nats-server too,
-                                    create an app key and an admin key and print them;
+                                    create an app key, an admin key and a token and print them;
                                     --simulate publishes a realistic trickle of events
   sms-ws publish --json '<event>' [--direct]
                                     validate, fill in eventId/timestamp, publish (durable path by
@@ -19,6 +19,15 @@ Usage:
   sms-ws keys create --role admin [--label L] [--json]
   sms-ws keys revoke KEY_OR_HASH_PREFIX
   sms-ws keys list [--json]
+  sms-ws signers create --tenant T [--app A] [--label L] [--out FILE] [--json]
+                                    new token signer (Ed25519); prints its private key once
+                                    (PEM), or writes it to FILE (mode 0600)
+  sms-ws signers list [--json]
+  sms-ws signers revoke KID         closes every socket using its tokens (4401)
+  sms-ws token --signer-key FILE --kid KID --tenant T --app A --ttl 15m
+               [--sub S] [--filter JSON] [--jti J] [--json]
+                                    mint a connection token (ttl: 90s, 15m, 2h, 1d)
+  sms-ws tokens revoke JTI          closes the socket using that token (4401)
   sms-ws --help
 
 ${helpText()}`;

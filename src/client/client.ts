@@ -1,10 +1,14 @@
 /**
  * SmsWsClient: one logical subscription to the gateway, kept alive across sockets.
  *
- * Per socket: open -> send auth (with the resume position when there is one) -> auth_ok ->
- * [replay -> resumed | resume_failed] -> live. When a socket goes away the close code decides
- * (close-codes.ts): reconnect after a full-jitter backoff, or stop for good. Every event passes
- * through the eventId window, so replays after a resume never reach the application twice.
+ * Per socket: [getToken] -> open -> send auth (with the resume position when there is one) ->
+ * auth_ok -> [replay -> resumed | resume_failed] -> live. When a socket goes away the close code
+ * decides (close-codes.ts): reconnect after a full-jitter backoff, or stop for good. Every event
+ * passes through the eventId window, so replays after a resume never reach the application twice.
+ *
+ * Token sockets: auth_ok carries the token's `exp`; before it the client fetches the next token
+ * and sends `refresh` on the same socket (token-refresh.ts says when); `refresh_ok` moves `exp`.
+ * A 4419 (token expired) is an ordinary reconnect: every connection starts with a fresh token.
  *
  * Listeners run synchronously inside the client's socket handlers and may call close(); every
  * step that follows an emit therefore re-checks that its connection is still the current one.
@@ -15,8 +19,9 @@ import { EventIdWindow } from "./dedupe.js";
 import { SmsWsError } from "./errors.js";
 import { parseServerFrame } from "./frames.js";
 import { ItemQueue } from "./item-queue.js";
-import { resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
+import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
 import { abandonSocket, type WebSocketLike } from "./socket.js";
+import { MIN_REFRESH_DELAY_MS, planRefresh } from "./token-refresh.js";
 import type {
   ClientEventMap,
   ClientItem,
@@ -30,6 +35,8 @@ import type {
 /** One socket's life. Handlers of an old socket see `client.#conn !== conn` and do nothing. */
 interface Connection {
   readonly socket: WebSocketLike;
+  /** What this socket authenticates with: the API key, or the token fetched for it. */
+  readonly credential: string;
   /** The position sent in this socket's auth message, if it asked to resume. */
   resumeFrom: StreamPosition | undefined;
   /** resumed or resume_failed already handled (or decided locally) for this socket. */
@@ -37,6 +44,14 @@ interface Connection {
   authenticated: boolean;
   /** The text of an auth_error frame; the close that follows carries the code. */
   authError: string | undefined;
+  /** Token sockets: when the server will close it with 4419 (ms), from auth_ok or refresh_ok. */
+  expMs: number | undefined;
+  /** The next refresh (or retry of a failed getToken) while live. */
+  refreshTimer: unknown;
+  /** getToken failures in a row while refreshing; drives the retry backoff. */
+  refreshFailures: number;
+  /** Lower bound of the next refresh delay (see token-refresh.ts). */
+  refreshFloorMs: number;
 }
 
 type Listeners = { [K in keyof ClientEventMap]: Set<(payload: ClientEventMap[K]) => void> };
@@ -61,6 +76,10 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
   #attempt = 0;
   #reconnectTimer: unknown;
   #watchdogTimer: unknown;
+  /** The getToken call a connection attempt waits for; replaced or cleared when it is moot. */
+  #pendingToken: object | undefined;
+  /** Deadlines of getToken calls in flight, cleared when they settle or the client closes. */
+  readonly #tokenDeadlines = new Set<unknown>();
   #lastFrameAt = 0;
   #epoch: string | undefined;
   #lastSeq: number | undefined;
@@ -153,7 +172,76 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   // ---- socket lifecycle -------------------------------------------------------------------
 
+  /** Starts a connection attempt: with a token client, fetches the token first. */
   #connect(): void {
+    const credential = this.#options.credential;
+    if (credential.kind === "apiKey") {
+      this.#open(credential.apiKey);
+      return;
+    }
+    const attempt = {};
+    this.#pendingToken = attempt;
+    this.#setState("connecting");
+    this.#fetchToken().then(
+      (token) => {
+        if (this.#pendingToken !== attempt || this.#closed) return;
+        this.#pendingToken = undefined;
+        this.#open(token);
+      },
+      (cause: unknown) => {
+        if (this.#pendingToken !== attempt || this.#closed) return;
+        this.#pendingToken = undefined;
+        const fatal = this.#options.reconnect === false;
+        const error = new SmsWsError("TOKEN_FETCH_FAILED", `getToken failed: ${describe(cause)}`, { fatal, cause });
+        if (fatal) {
+          this.#shutdown(error);
+          return;
+        }
+        this.#emitError(error);
+        if (!this.#closed) this.#scheduleReconnect({});
+      },
+    );
+  }
+
+  /**
+   * One call of getToken, as a promise that settles exactly once: rejects on a throw, a
+   * rejection, something that is not a non-empty string, or no answer within tokenTimeoutMs.
+   */
+  #fetchToken(): Promise<string> {
+    const credential = this.#options.credential;
+    if (credential.kind !== "token") return Promise.reject(new Error("not a token client"));
+    return new Promise<string>((resolve, reject) => {
+      const timers = this.#options.timers;
+      const deadline = timers.setTimeout(() => {
+        this.#tokenDeadlines.delete(deadline);
+        reject(new Error(`no answer within ${DEFAULTS.tokenTimeoutMs} ms`));
+      }, DEFAULTS.tokenTimeoutMs);
+      this.#tokenDeadlines.add(deadline);
+      const settle = (): boolean => {
+        if (!this.#tokenDeadlines.delete(deadline)) return false; // timed out, or the client closed
+        timers.clearTimeout(deadline);
+        return true;
+      };
+      let pending: Promise<string> | string;
+      try {
+        pending = credential.getToken();
+      } catch (cause) {
+        pending = Promise.reject(cause);
+      }
+      Promise.resolve(pending).then(
+        (token: unknown) => {
+          if (!settle()) return;
+          if (typeof token === "string" && token.length > 0) resolve(token);
+          else reject(new TypeError("getToken returned no token (expected a non-empty string)"));
+        },
+        (cause: unknown) => {
+          if (settle()) reject(cause);
+        },
+      );
+    });
+  }
+
+  #open(credential: string): void {
     let socket: WebSocketLike;
     try {
       socket = new this.#options.WebSocket(this.#options.url);
@@ -162,7 +250,18 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       this.#shutdown(new SmsWsError("CONNECT_FAILED", `cannot open a WebSocket to ${this.#options.url}: ${describe(cause)}`, { fatal: true, cause }));
       return;
     }
-    const conn: Connection = { socket, resumeFrom: undefined, resumeSettled: false, authenticated: false, authError: undefined };
+    const conn: Connection = {
+      socket,
+      credential,
+      resumeFrom: undefined,
+      resumeSettled: false,
+      authenticated: false,
+      authError: undefined,
+      expMs: undefined,
+      refreshTimer: undefined,
+      refreshFailures: 0,
+      refreshFloorMs: MIN_REFRESH_DELAY_MS,
+    };
     this.#conn = conn;
     socket.onopen = () => {
       if (this.#conn === conn) this.#onOpen(conn);
@@ -185,7 +284,8 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     this.#lastFrameAt = this.#options.now();
     const from = this.#options.resume ? this.position : undefined;
     conn.resumeFrom = from;
-    const auth = from ? { type: "auth", apiKey: this.#options.apiKey, resume: from } : { type: "auth", apiKey: this.#options.apiKey };
+    // A token goes where the seed protocol puts the key, so the server needs no new field.
+    const auth = from ? { type: "auth", apiKey: conn.credential, resume: from } : { type: "auth", apiKey: conn.credential };
     try {
       conn.socket.send(JSON.stringify(auth));
     } catch {
@@ -209,7 +309,12 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
         conn.authError = frame.error;
         return;
       case "auth_ok":
+        if (conn.authenticated) return;
+        if (frame.exp !== undefined && this.#options.credential.kind === "token") this.#scheduleRefresh(conn, frame.exp * 1000);
         this.#onAuthOk(conn, frame.epoch);
+        return;
+      case "refresh_ok":
+        if (conn.authenticated && this.#options.credential.kind === "token") this.#scheduleRefresh(conn, frame.exp * 1000);
         return;
       case "resumed":
         if (conn.resumeFrom === undefined || conn.resumeSettled) return;
@@ -273,6 +378,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
   /** A socket is gone (closed by the server or the network, or dropped by the watchdog). */
   #socketGone(conn: Connection, code: number, reason: string): void {
     this.#stopWatchdog();
+    this.#stopRefresh(conn);
     if (conn.authenticated && this.#disconnectedAt === undefined) this.#disconnectedAt = this.#options.now();
     const action = closeAction(code);
     const details: Partial<StateChange> = { closeCode: code };
@@ -286,6 +392,12 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       this.#emitError(new SmsWsError(action.error, reason || `connection closed with code ${code}`, { closeCode: code }));
       if (this.#closed) return;
     }
+    // 4419 (token expired) asks for a fresh credential: #connect fetches one for every
+    // connection anyway, so it is an ordinary reconnect (and resume).
+    this.#scheduleReconnect(details);
+  }
+
+  #scheduleReconnect(details: Partial<StateChange>): void {
     const policy = this.#options.reconnect;
     if (policy === false) {
       this.#shutdown(undefined, details);
@@ -300,6 +412,62 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     this.#setState("reconnecting", { ...details, attempt: this.#attempt, delayMs });
   }
 
+  // ---- token refresh -----------------------------------------------------------------------
+
+  #scheduleRefresh(conn: Connection, expMs: number): void {
+    this.#stopRefresh(conn);
+    conn.expMs = expMs;
+    conn.refreshFailures = 0;
+    const plan = planRefresh(expMs, this.#options.now(), conn.refreshFloorMs, this.#options.random);
+    conn.refreshFloorMs = plan.nextFloorMs;
+    conn.refreshTimer = this.#options.timers.setTimeout(() => {
+      conn.refreshTimer = undefined;
+      this.#refresh(conn);
+    }, plan.delayMs);
+  }
+
+  #stopRefresh(conn: Connection): void {
+    if (conn.refreshTimer === undefined) return;
+    this.#options.timers.clearTimeout(conn.refreshTimer);
+    conn.refreshTimer = undefined;
+  }
+
+  /**
+   * Fetches the next token and sends it on the same socket. The server answers refresh_ok
+   * (which schedules the next refresh), or auth_error and a close the close-code table handles.
+   * A failed getToken is retried with backoff until the token expires; after that the server's
+   * 4419 leads to a reconnect, which asks getToken again.
+   */
+  #refresh(conn: Connection): void {
+    if (this.#conn !== conn || this.#closed) return;
+    this.#fetchToken().then(
+      (token) => {
+        if (this.#conn !== conn || this.#closed) return;
+        try {
+          conn.socket.send(JSON.stringify({ type: "refresh", token }));
+        } catch {
+          // the socket is closing under us; its close event decides what happens next
+        }
+      },
+      (cause: unknown) => {
+        if (this.#conn !== conn || this.#closed) return;
+        this.#emitError(new SmsWsError("TOKEN_FETCH_FAILED", `getToken failed while refreshing: ${describe(cause)}`, { cause }));
+        if (this.#conn !== conn || this.#closed) return; // an error listener closed the client
+        const leftMs = (conn.expMs ?? 0) - this.#options.now();
+        if (leftMs <= 0) return;
+        const retryMs = backoffDelay(
+          conn.refreshFailures++,
+          { initialDelayMs: DEFAULTS.tokenRetryInitialDelayMs, maxDelayMs: DEFAULTS.tokenRetryMaxDelayMs },
+          this.#options.random,
+        );
+        conn.refreshTimer = this.#options.timers.setTimeout(() => {
+          conn.refreshTimer = undefined;
+          this.#refresh(conn);
+        }, Math.min(retryMs, leftMs));
+      },
+    );
+  }
+
   #shutdown(error: SmsWsError | undefined, details: Partial<StateChange> = {}): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -309,9 +477,15 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       this.#options.timers.clearTimeout(this.#reconnectTimer);
       this.#reconnectTimer = undefined;
     }
+    this.#pendingToken = undefined;
+    for (const deadline of this.#tokenDeadlines) this.#options.timers.clearTimeout(deadline);
+    this.#tokenDeadlines.clear();
     const conn = this.#conn;
     this.#conn = undefined;
-    if (conn) abandonSocket(conn.socket, 1000, "client closed", true);
+    if (conn) {
+      this.#stopRefresh(conn);
+      abandonSocket(conn.socket, 1000, "client closed", true);
+    }
     this.#setState("closed", error ? { ...details, error } : details);
     if (error) this.#emitError(error);
     for (const queue of [...this.#queues]) queue.end(error);

@@ -5,7 +5,7 @@
  */
 
 export type SmsWsErrorCode =
-  /** auth_error + close 4401: invalid, unknown or revoked API key. Fatal. */
+  /** auth_error + close 4401: invalid, unknown or revoked API key or token. Fatal. */
   | "AUTH_FAILED"
   /** close 4400: the server refused the auth message. Fatal. */
   | "BAD_REQUEST"
@@ -18,7 +18,12 @@ export type SmsWsErrorCode =
   /** The WebSocket could not be created at all (bad URL, no WebSocket implementation). Fatal. */
   | "CONNECT_FAILED"
   /** An "event", "state" ... listener threw; the client is unaffected. */
-  | "LISTENER_FAILED";
+  | "LISTENER_FAILED"
+  /**
+   * `getToken` threw, rejected, returned no token or did not answer in time. The client retries
+   * with backoff (fatal only with `reconnect: false`, at connect time).
+   */
+  | "TOKEN_FETCH_FAILED";
 
 export class SmsWsError extends Error {
   readonly code: SmsWsErrorCode;

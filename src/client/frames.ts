@@ -7,7 +7,10 @@
 import type { SmsEvent } from "./types.js";
 
 export type ServerFrame =
-  | { type: "auth_ok"; epoch?: string }
+  /** `exp` (unix seconds): when the connection token expires; only on token sockets. */
+  | { type: "auth_ok"; epoch?: string; exp?: number }
+  /** A refresh was accepted: the socket now expires at `exp` (unix seconds). */
+  | { type: "refresh_ok"; exp: number }
   | { type: "auth_error"; error: string }
   | { type: "resumed"; replayed: number }
   | { type: "resume_failed"; reason: string }
@@ -41,8 +44,16 @@ export function parseServerFrame(text: string): ServerFrame {
   switch (o.type) {
     case "ping":
       return { type: "ping" };
-    case "auth_ok":
-      return typeof o.epoch === "string" && o.epoch.length > 0 ? { type: "auth_ok", epoch: o.epoch } : { type: "auth_ok" };
+    case "auth_ok": {
+      const frame: { type: "auth_ok"; epoch?: string; exp?: number } = { type: "auth_ok" };
+      if (typeof o.epoch === "string" && o.epoch.length > 0) frame.epoch = o.epoch;
+      // A malformed exp is dropped, not fatal: without it the client just never refreshes,
+      // and the server's 4419 at expiry still brings a fresh token.
+      if (isUnixSeconds(o.exp)) frame.exp = o.exp;
+      return frame;
+    }
+    case "refresh_ok":
+      return isUnixSeconds(o.exp) ? { type: "refresh_ok", exp: o.exp } : { type: "invalid", problem: "refresh_ok without a numeric exp" };
     case "auth_error":
       return { type: "auth_error", error: typeof o.error === "string" ? o.error : "authentication failed" };
     case "resumed":
@@ -55,6 +66,10 @@ export function parseServerFrame(text: string): ServerFrame {
     default:
       return { type: "unknown", name: typeof o.type === "string" ? o.type : String(o.type) };
   }
+}
+
+function isUnixSeconds(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0;
 }
 
 function parseEvent(o: Json, type: SmsEvent["type"]): ServerFrame {

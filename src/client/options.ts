@@ -15,10 +15,22 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
 }
 
+/** Returns a connection token minted by your backend (e.g. `fetch("/api/sms-ws-token")`). */
+export type GetToken = () => Promise<string> | string;
+
 export interface ClientOptions {
   /** WebSocket endpoint, e.g. `wss://sms.example.com/ws`. */
   url: string;
-  apiKey: string;
+  /**
+   * A long-lived API key: for servers only, never in a web page. Exactly one of `apiKey` and
+   * `getToken` is required.
+   */
+  apiKey?: string;
+  /**
+   * Fetches a short-lived connection token: called before every connection and again before
+   * the token expires (the client then refreshes the socket in place, without reconnecting).
+   */
+  getToken?: GetToken;
   /** WebSocket implementation; default `globalThis.WebSocket`. Required on Node 20: pass `ws`'s. */
   WebSocket?: WebSocketConstructor;
   /** Backoff settings, or `false` to never reconnect (the first drop closes the client). */
@@ -41,9 +53,12 @@ export interface ClientOptions {
   now?: () => number;
 }
 
+/** How the client authenticates: a fixed API key, or tokens fetched on demand. */
+export type Credential = { readonly kind: "apiKey"; readonly apiKey: string } | { readonly kind: "token"; readonly getToken: GetToken };
+
 export interface ResolvedOptions {
   readonly url: string;
-  readonly apiKey: string;
+  readonly credential: Credential;
   readonly WebSocket: WebSocketConstructor;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number } | false;
   readonly pingIntervalMs: number;
@@ -61,6 +76,11 @@ export const DEFAULTS = Object.freeze({
   pingIntervalMs: 30_000,
   resume: true,
   dedupeWindow: 10_000,
+  /** A getToken call that has not answered after this long counts as failed. */
+  tokenTimeoutMs: 30_000,
+  /** Backoff of getToken retries while refreshing (full jitter, capped by the token's expiry). */
+  tokenRetryInitialDelayMs: 1000,
+  tokenRetryMaxDelayMs: 30_000,
 });
 
 const globalTimers: Timers = {
@@ -81,10 +101,7 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
 /** Applies defaults and validates; throws a TypeError naming the option on a bad value. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (typeof options.url !== "string" || options.url.length === 0) throw invalid("url", options.url, "a ws:// or wss:// URL");
-  if (typeof options.apiKey !== "string" || options.apiKey.length === 0) {
-    // Never echo the key itself.
-    throw new TypeError("SmsWsClient option apiKey is invalid: expected a non-empty string");
-  }
+  const credential = resolveCredential(options);
   const WebSocketImpl =
     options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WebSocketImpl !== "function") {
@@ -110,7 +127,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   }
   return Object.freeze({
     url: options.url,
-    apiKey: options.apiKey,
+    credential,
     WebSocket: WebSocketImpl,
     reconnect,
     pingIntervalMs: nonNegative("pingIntervalMs", options.pingIntervalMs, DEFAULTS.pingIntervalMs),
@@ -121,4 +138,20 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     timers: options.timers ?? globalTimers,
     now: options.now ?? Date.now,
   });
+}
+
+function resolveCredential(options: ClientOptions): Credential {
+  const { apiKey, getToken } = options;
+  if ((apiKey === undefined) === (getToken === undefined)) {
+    throw new TypeError("SmsWsClient: give exactly one of apiKey (servers) and getToken (browsers)");
+  }
+  if (getToken !== undefined) {
+    if (typeof getToken !== "function") throw new TypeError("SmsWsClient option getToken is invalid: expected a function");
+    return Object.freeze({ kind: "token", getToken });
+  }
+  if (typeof apiKey !== "string" || apiKey.length === 0) {
+    // Never echo the key itself.
+    throw new TypeError("SmsWsClient option apiKey is invalid: expected a non-empty string");
+  }
+  return Object.freeze({ kind: "apiKey", apiKey });
 }

@@ -273,6 +273,22 @@ export const settings = {
     "Live events held for one replaying socket; beyond, the socket is closed (4429) and resumes later",
     integer(1, 1_000_000),
   ),
+  tokenMaxTtlS: setting(
+    "TOKEN_MAX_TTL_S",
+    "86400",
+    "Longest connection-token lifetime (exp - iat) accepted, seconds; also the revoked-token bucket's TTL",
+    integer(60, 30 * 86400),
+  ),
+  signerBucket: setting("SIGNER_BUCKET", "sms_token_signers", "NATS KV bucket of connection-token signers", (raw, name) => {
+    const v = raw.trim();
+    if (!/^[-\w]+$/.test(v)) throw new ConfigError(name, raw, "a KV bucket name (letters, digits, - and _)");
+    return v;
+  }),
+  revokedTokensBucket: setting("REVOKED_TOKENS_BUCKET", "sms_revoked_tokens", "NATS KV bucket of revoked token ids (jti)", (raw, name) => {
+    const v = raw.trim();
+    if (!/^[-\w]+$/.test(v)) throw new ConfigError(name, raw, "a KV bucket name (letters, digits, - and _)");
+    return v;
+  }),
 } as const;
 
 type Settings = typeof settings;

@@ -26,12 +26,14 @@ export class KeyAdminError extends GatewayError {
 }
 
 export async function createKey(kv: KV, input: CreateKeyInput, apiKey = generateApiKey()): Promise<CreatedKey> {
+  const createdAt = new Date().toISOString();
+  const label = input.label === undefined ? {} : { label: input.label };
   let record: KeyRecord;
   if (input.role === "admin") {
     if (input.tenantId !== undefined || input.appId !== undefined) {
       throw new KeyAdminError("an admin key takes no --tenant or --app");
     }
-    record = { role: "admin", createdAt: new Date().toISOString() };
+    record = { role: "admin", ...label, createdAt };
   } else {
     if (input.tenantId === undefined || !ID_PATTERN.test(input.tenantId)) {
       throw new KeyAdminError(`--tenant must match ${ID_PATTERN}`);
@@ -39,23 +41,16 @@ export async function createKey(kv: KV, input: CreateKeyInput, apiKey = generate
     if (input.appId === undefined || !ID_PATTERN.test(input.appId) || input.appId === TENANT_WIDE_APP) {
       throw new KeyAdminError(`--app must match ${ID_PATTERN} and not be "_"`);
     }
-    record = { role: "app", tenantId: input.tenantId, appId: input.appId, createdAt: new Date().toISOString() };
+    record = { role: "app", tenantId: input.tenantId, appId: input.appId, ...label, createdAt };
   }
-  if (input.label !== undefined) record.label = input.label;
   const keyHash = hashApiKey(apiKey);
   await kv.create(keyHash, JSON.stringify(record));
-  return {
-    apiKey,
-    keyHash,
-    role: record.role,
-    ...(record.tenantId === undefined ? {} : { tenantId: record.tenantId }),
-    ...(record.appId === undefined ? {} : { appId: record.appId }),
-  };
+  return record.role === "admin"
+    ? { apiKey, keyHash, role: "admin" }
+    : { apiKey, keyHash, role: "app", tenantId: record.tenantId, appId: record.appId };
 }
 
-export interface ListedKey extends KeyRecord {
-  keyHash: string;
-}
+export type ListedKey = KeyRecord & { keyHash: string };
 
 export async function listKeys(kv: KV): Promise<ListedKey[]> {
   const out: ListedKey[] = [];

@@ -3,13 +3,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { ID_PATTERN, TENANT_WIDE_APP } from "../events/event.js";
 import type { Scope } from "../scope/scope.js";
 
-export interface KeyRecord {
-  role: "app" | "admin";
-  tenantId?: string;
-  appId?: string;
-  label?: string;
-  createdAt: string;
-}
+export type KeyRecord =
+  | { role: "admin"; label?: string; createdAt: string }
+  | { role: "app"; tenantId: string; appId: string; label?: string; createdAt: string };
 
 /** Lowercase hex SHA-256 of the API key: the KV key. */
 export function hashApiKey(apiKey: string): string {
@@ -32,7 +28,12 @@ export function parseKeyRecord(value: unknown): KeyRecord | null {
   const o = value as Record<string, unknown>;
   const createdAt = typeof o.createdAt === "string" ? o.createdAt : "";
   const label = typeof o.label === "string" ? o.label : undefined;
-  if (o.role === "admin") return { role: "admin", createdAt, ...(label === undefined ? {} : { label }) };
+  if (o.role === "admin") {
+    // An admin record naming a tenant or app was meant to be narrower than global admin:
+    // granting everything would be the wrong way to read it.
+    if (o.tenantId !== undefined || o.appId !== undefined) return null;
+    return { role: "admin", createdAt, ...(label === undefined ? {} : { label }) };
+  }
   if (o.role !== "app") return null;
   if (typeof o.tenantId !== "string" || !ID_PATTERN.test(o.tenantId)) return null;
   if (typeof o.appId !== "string" || !ID_PATTERN.test(o.appId) || o.appId === TENANT_WIDE_APP) return null;
@@ -41,10 +42,11 @@ export function parseKeyRecord(value: unknown): KeyRecord | null {
 
 export function scopeOfRecord(record: KeyRecord): Scope {
   if (record.role === "admin") return { role: "admin" };
-  return { role: "app", tenantId: record.tenantId as string, appId: record.appId as string };
+  return { role: "app", tenantId: record.tenantId, appId: record.appId };
 }
 
 /** Whether two records grant the same scope (a label change is not a scope change). */
 export function sameGrant(a: KeyRecord, b: KeyRecord): boolean {
-  return a.role === b.role && a.tenantId === b.tenantId && a.appId === b.appId;
+  if (a.role === "admin" || b.role === "admin") return a.role === b.role;
+  return a.tenantId === b.tenantId && a.appId === b.appId;
 }

@@ -6,7 +6,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { REJECT_REASONS } from "../errors.js";
 
-export type AuthOutcome = "ok" | "invalid_key" | "bad_request" | "timeout" | "revoked" | "tenant_limit";
+export const AUTH_OUTCOMES = [
+  "ok",
+  "invalid_key",
+  "bad_request",
+  "timeout",
+  "revoked",
+  "tenant_limit",
+  "token_ok",
+  "token_invalid",
+  "token_expired",
+  "token_revoked",
+] as const;
+export type AuthOutcome = (typeof AUTH_OUTCOMES)[number];
 
 export function createMetrics(options: { tenants?: readonly string[]; defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
@@ -73,6 +85,12 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    tokenRefreshes: new Counter({
+      name: "smsws_token_refreshes_total",
+      help: "In-band token refreshes by outcome (scope: the new token names another tenant or app)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
     authDelayed: new Counter({
       name: "smsws_auth_delayed_total",
       help: "Failed authentications answered after a delay (the address passed AUTH_FAILURES_PER_IP_PER_MIN)",
@@ -125,7 +143,8 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     },
   };
   // Every known label value exists from the start, so rate() and alerts see a series at 0.
-  for (const outcome of ["ok", "invalid_key", "bad_request", "timeout", "revoked", "tenant_limit"] as const) metrics.auth.inc({ outcome }, 0);
+  for (const outcome of AUTH_OUTCOMES) metrics.auth.inc({ outcome }, 0);
+  for (const outcome of ["ok", "invalid", "expired", "revoked", "scope"]) metrics.tokenRefreshes.inc({ outcome }, 0);
   for (const reason of REJECT_REASONS) metrics.eventsRejected.inc({ reason }, 0);
   for (const outcome of ["ok", "epoch", "retention", "limit", "unavailable", "stalled", "behind"]) metrics.resumes.inc({ outcome }, 0);
   receivedByKind.status.inc(0);

@@ -1,23 +1,38 @@
 /**
- * The authentication decision for a socket's first frame, as a plain function over the key store.
+ * The authentication decision for a socket's first frame, as a plain function over the credential
+ * stores: an API key is a map lookup, a connection token (the same field, or `token`) one
+ * signature check after cheap structural checks (src/tokens/verify-token.ts).
  */
 import { ClientProtocolError } from "../errors.js";
-import type { KeyRecord } from "../keys/key-record.js";
-import { scopeOfRecord } from "../keys/key-record.js";
+import { scopeOfRecord, type KeyRecord } from "../keys/key-record.js";
 import type { AuthOutcome } from "../metrics/metrics.js";
 import type { Scope } from "../scope/scope.js";
+import type { TokenFilter } from "../tokens/claims.js";
+import { isConnectionToken } from "../tokens/credential.js";
+import type { TokenVerdict } from "../tokens/verdict.js";
 import { parseAuthMessage, type ResumeRequest } from "./client-messages.js";
+import type { Credential } from "./credential.js";
 import { Refusals, type Refusal } from "./refusal.js";
 
 export type AuthDecision =
-  | { type: "reject"; outcome: AuthOutcome; refusal: Refusal }
-  | { type: "accept"; hash: string; record: KeyRecord; scope: Scope; resume?: ResumeRequest };
+  | { type: "reject"; outcome: AuthOutcome; refusal: Refusal; detail?: string }
+  | {
+      type: "accept";
+      outcome: "ok" | "token_ok";
+      credential: Credential;
+      scope: Scope;
+      /** A token's filter claim: a ceiling on what the socket may receive. */
+      filter?: TokenFilter;
+      resume?: ResumeRequest;
+    };
 
-export interface KeyLookup {
-  lookup(apiKey: string): { hash: string; record: KeyRecord } | undefined;
+/** What authentication asks of the node's stores. */
+export interface Credentials {
+  apiKey(key: string): { hash: string; record: KeyRecord } | undefined;
+  token(token: string): TokenVerdict;
 }
 
-export function authenticate(frame: ArrayBuffer, isBinary: boolean, keys: KeyLookup): AuthDecision {
+export function authenticate(frame: ArrayBuffer, isBinary: boolean, credentials: Credentials): AuthDecision {
   let auth;
   try {
     auth = parseAuthMessage(frame, isBinary);
@@ -25,15 +40,25 @@ export function authenticate(frame: ArrayBuffer, isBinary: boolean, keys: KeyLoo
     if (!(err instanceof ClientProtocolError)) throw err;
     return { type: "reject", outcome: "bad_request", refusal: { code: err.closeCode, reason: err.message } };
   }
-  const found = keys.lookup(auth.apiKey);
-  if (found === undefined) {
-    return { type: "reject", outcome: "invalid_key", refusal: Refusals.invalidKey };
+  const resume = auth.resume === undefined ? {} : { resume: auth.resume };
+  if (isConnectionToken(auth.credential)) {
+    const verdict = credentials.token(auth.credential);
+    if (!verdict.ok) return tokenRefusal(verdict);
+    return { type: "accept", outcome: "token_ok", credential: tokenCredential(verdict), scope: verdict.scope, ...filterOf(verdict), ...resume };
   }
-  return {
-    type: "accept",
-    hash: found.hash,
-    record: found.record,
-    scope: scopeOfRecord(found.record),
-    ...(auth.resume === undefined ? {} : { resume: auth.resume }),
-  };
+  const found = credentials.apiKey(auth.credential);
+  if (found === undefined) return { type: "reject", outcome: "invalid_key", refusal: Refusals.invalidKey };
+  return { type: "accept", outcome: "ok", credential: { kind: "key", hash: found.hash }, scope: scopeOfRecord(found.record), ...resume };
+}
+
+export function tokenRefusal(verdict: Extract<TokenVerdict, { ok: false }>): Extract<AuthDecision, { type: "reject" }> {
+  return { type: "reject", outcome: verdict.outcome, refusal: { code: verdict.closeCode, reason: verdict.error }, detail: verdict.detail };
+}
+
+export function tokenCredential(verdict: Extract<TokenVerdict, { ok: true }>): Credential {
+  return { kind: "token", kid: verdict.kid, jti: verdict.claims.jti, sub: verdict.claims.sub, expMs: verdict.expMs };
+}
+
+function filterOf(verdict: Extract<TokenVerdict, { ok: true }>): { filter?: TokenFilter } {
+  return verdict.claims.filter === undefined ? {} : { filter: verdict.claims.filter };
 }

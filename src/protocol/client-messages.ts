@@ -1,7 +1,8 @@
 /**
  * What a client frame means. Plain functions: no sockets here.
  * Before authentication the only acceptable frame is a well-formed auth message; any problem is
- * reported with the reason the client sees in auth_error (close 4400).
+ * reported with the reason the client sees in auth_error (close 4400). After it, frames of a known
+ * type are acted on and anything else is ignored (forward compatibility).
  */
 import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
@@ -13,11 +14,16 @@ export interface ResumeRequest {
 
 export interface AuthMessage {
   type: "auth";
-  apiKey: string;
+  /** An API key or a connection token: the seed's `apiKey` field carries either; `token` too. */
+  credential: string;
   resume?: ResumeRequest;
 }
 
-const MAX_API_KEY_LENGTH = 512;
+/** Frames an authenticated socket may send; `other` is ignored. */
+export type ClientMessage = { type: "refresh"; token: string | undefined } | { type: "other" };
+
+/** A token with a filter claim is long; the 4 KiB frame limit bounds it anyway. */
+const MAX_CREDENTIAL_LENGTH = 4096;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function bad(message: string): ClientProtocolError {
@@ -44,9 +50,11 @@ export function parseAuthMessage(frame: ArrayBuffer, isBinary: boolean): AuthMes
   }
   const o = value as Record<string, unknown>;
   if (o.type !== "auth") throw bad('First message must have type "auth"');
-  if (typeof o.apiKey !== "string" || o.apiKey.length === 0) throw bad("Auth message is missing apiKey");
-  if (o.apiKey.length > MAX_API_KEY_LENGTH) throw bad("apiKey is too long");
-  const auth: AuthMessage = { type: "auth", apiKey: o.apiKey };
+  if (o.apiKey !== undefined && o.token !== undefined) throw bad("Auth message has both apiKey and token: send one");
+  const credential = o.apiKey ?? o.token;
+  if (typeof credential !== "string" || credential.length === 0) throw bad("Auth message is missing apiKey (or token)");
+  if (credential.length > MAX_CREDENTIAL_LENGTH) throw bad(`${o.apiKey === undefined ? "token" : "apiKey"} is too long`);
+  const auth: AuthMessage = { type: "auth", credential };
   if (o.resume !== undefined && o.resume !== null) auth.resume = parseResume(o.resume);
   return auth;
 }
@@ -63,4 +71,19 @@ function parseResume(value: unknown): ResumeRequest {
     throw bad("resume.seq must be a non-negative integer");
   }
   return { epoch: r.epoch, seq: r.seq };
+}
+
+/** A frame from an authenticated socket. Never throws: what it cannot read is `other`. */
+export function parseClientMessage(frame: ArrayBuffer, isBinary: boolean): ClientMessage {
+  if (isBinary) return { type: "other" };
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(frame));
+  } catch {
+    return { type: "other" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { type: "other" };
+  const o = value as Record<string, unknown>;
+  if (o.type === "refresh") return { type: "refresh", token: typeof o.token === "string" ? o.token : undefined };
+  return { type: "other" };
 }

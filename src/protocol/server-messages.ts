@@ -2,8 +2,13 @@
 
 export const PING_FRAME = JSON.stringify({ type: "ping" });
 
-export function authOkFrame(epoch: string | undefined): string {
-  return epoch === undefined ? JSON.stringify({ type: "auth_ok" }) : JSON.stringify({ type: "auth_ok", epoch });
+/** `epoch` when the node has a stream; `exp` (unix seconds) for a socket authenticated with a token. */
+export function authOkFrame(epoch: string | undefined, exp?: number): string {
+  return JSON.stringify({ type: "auth_ok", ...(epoch === undefined ? {} : { epoch }), ...(exp === undefined ? {} : { exp }) });
+}
+
+export function refreshOkFrame(exp: number): string {
+  return JSON.stringify({ type: "refresh_ok", exp });
 }
 
 export function authErrorFrame(error: string): string {

@@ -10,11 +10,13 @@ import type { FeedRegistry } from "../bus/feed-registry.js";
 import { CloseCode } from "../client/close-codes.js";
 import type { Config } from "../config/config.js";
 import { hashPrefix } from "../keys/key-record.js";
+import { refreshKeepsScope } from "../tokens/refresh-scope.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { authenticate, type KeyLookup } from "../protocol/authenticate.js";
-import type { ResumeRequest } from "../protocol/client-messages.js";
+import { authenticate, tokenCredential, tokenRefusal, type Credentials } from "../protocol/authenticate.js";
+import { parseClientMessage, type ResumeRequest } from "../protocol/client-messages.js";
+import { credentialLogFields, credentialOwner, type Credential } from "../protocol/credential.js";
 import { Refusals } from "../protocol/refusal.js";
-import { authOkFrame } from "../protocol/server-messages.js";
+import { authOkFrame, refreshOkFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import { scopeKey } from "../scope/scope.js";
 import { addressKey } from "../net/ip.js";
@@ -39,7 +41,7 @@ export interface LifecycleDeps {
   metrics: Metrics;
   health: NodeHealth;
   admission: Admission;
-  credentials: KeyLookup;
+  credentials: Credentials;
   sockets: SocketRegistry;
   scopes: ScopeTable;
   feeds: FeedRegistry;
@@ -87,7 +89,7 @@ export class SocketLifecycle implements ClientHandlers {
       authTimer: undefined,
       scope: undefined,
       feeds: undefined,
-      keyHash: undefined,
+      credential: undefined,
       closedBy: undefined,
     };
     res.cork(() => res.upgrade(data, key, protocol, extensions, context));
@@ -111,9 +113,10 @@ export class SocketLifecycle implements ClientHandlers {
       this.deps.sockets.close(ws, Refusals.messageTooBig);
       return;
     }
-    // After authentication: unknown types and second auth messages are ignored (forward compat).
-    if (data.state !== "authenticating") return;
-    this.#authenticate(ws, message, isBinary);
+    if (data.state === "authenticating") this.#authenticate(ws, message, isBinary);
+    // After authentication: refresh is acted on; unknown types and a second auth message are
+    // ignored (forward compatibility).
+    else if (data.state === "authenticated" || data.state === "subscribing") this.#afterAuth(ws, message, isBinary);
   }
 
   close(ws: Socket, code: number): void {
@@ -135,15 +138,49 @@ export class SocketLifecycle implements ClientHandlers {
       // Closed before its first message was decided (timeout, client gone).
       this.#authSettled(data);
     }
-    log.debug({ socket: data.id, code: data.closedBy ?? code }, "socket closed");
+    log.debug({ socket: data.id, code: data.closedBy ?? code, ...(data.credential === undefined ? {} : credentialLogFields(data.credential)) }, "socket closed");
   }
 
   /** The key was revoked or its scope changed: close every socket using it, on this node. */
   revokeKey(hash: string): void {
-    const n = this.deps.sockets.refuseWhere((d) => d.keyHash === hash, Refusals.revoked);
+    this.#revoke((c) => c.kind === "key" && c.hash === hash, Refusals.revoked, "revoked", { keyHash: hashPrefix(hash) });
+  }
+
+  /** A signer was deleted (or its scope changed): close every socket of its tokens. */
+  revokeSigner(kid: string): void {
+    this.#revoke((c) => c.kind === "token" && c.kid === kid, Refusals.tokenRevoked, "token_revoked", { kid });
+  }
+
+  /** One token was revoked by its id. */
+  revokeToken(jti: string): void {
+    this.#revoke((c) => c.kind === "token" && c.jti === jti, Refusals.tokenRevoked, "token_revoked", { jti });
+  }
+
+  #revoke(matches: (c: Credential) => boolean, refusal: Refusal, outcome: "revoked" | "token_revoked", what: Record<string, string>): void {
+    const n = this.deps.sockets.refuseWhere((d) => d.credential !== undefined && matches(d.credential), refusal);
     if (n === 0) return;
-    this.deps.metrics.auth.inc({ outcome: "revoked" }, n);
-    this.deps.audit.write({ keyHash: hashPrefix(hash), sockets: n }, "api key revoked: sockets closed");
+    this.deps.metrics.auth.inc({ outcome }, n);
+    this.deps.audit.write({ ...what, sockets: n }, "credential revoked: sockets closed");
+  }
+
+  /** `{"type":"refresh","token"}`: a new token for the same tenant and app extends the socket. */
+  #afterAuth(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const parsed = parseClientMessage(message, isBinary);
+    const data = ws.getUserData();
+    if (parsed.type !== "refresh" || data.credential?.kind !== "token" || data.scope?.role !== "app") return;
+    const { metrics, sockets, audit } = this.deps;
+    const verdict = parsed.token === undefined ? undefined : this.deps.credentials.token(parsed.token);
+    if (verdict === undefined || !verdict.ok || !refreshKeepsScope(data.scope, verdict)) {
+      const outcome = verdict === undefined ? "invalid" : verdict.ok ? "scope" : verdict.outcome.replace("token_", "");
+      metrics.tokenRefreshes.inc({ outcome });
+      audit.write({ socket: data.id, ip: data.ip, ...credentialLogFields(data.credential), outcome }, "token refresh refused");
+      sockets.refuse(ws, verdict === undefined || verdict.ok ? Refusals.tokenInvalid : tokenRefusal(verdict).refusal);
+      return;
+    }
+    data.credential = tokenCredential(verdict);
+    metrics.tokenRefreshes.inc({ outcome: "ok" });
+    this.deps.log.debug({ socket: data.id, ...credentialLogFields(data.credential) }, "token refreshed");
+    sockets.send(ws, refreshOkFrame(Math.floor(verdict.expMs / 1000)));
   }
 
   #authenticate(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
@@ -154,7 +191,7 @@ export class SocketLifecycle implements ClientHandlers {
     const decision = authenticate(message, isBinary, this.deps.credentials);
     if (decision.type === "reject") {
       metrics.auth.inc({ outcome: decision.outcome });
-      audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome }, "auth rejected");
+      audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome, ...(decision.detail === undefined ? {} : { detail: decision.detail }) }, "auth rejected");
       this.#rejectLater(ws, decision.refusal, admission.authFailed(data.ipKey));
       return;
     }
@@ -168,12 +205,12 @@ export class SocketLifecycle implements ClientHandlers {
     const shared = this.deps.scopes.join(decision.scope);
     data.state = "subscribing";
     data.scope = shared.scope;
-    data.keyHash = decision.hash;
+    data.credential = decision.credential;
     data.feeds = shared.feeds;
     metrics.connections.dec({ role: "none", state: "authenticating" });
     metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
-    metrics.auth.inc({ outcome: "ok" });
-    audit.write({ socket: data.id, ip: data.ip, outcome: "ok", keyHash: hashPrefix(decision.hash), scope: scopeKey(decision.scope) }, "auth ok");
+    metrics.auth.inc({ outcome: decision.outcome });
+    audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome, ...credentialLogFields(decision.credential), scope: scopeKey(decision.scope) }, "auth ok");
     const resume = decision.resume;
     this.deps.feeds.acquire(data.feeds).then(
       () => this.#authenticated(ws, resume),
@@ -211,13 +248,14 @@ export class SocketLifecycle implements ClientHandlers {
     data.state = "authenticated";
     this.#gauges();
     const { sockets, resumer } = this.deps;
-    sockets.send(ws, authOkFrame(this.deps.stream.epoch));
+    const credential = data.credential;
+    sockets.send(ws, authOkFrame(this.deps.stream.epoch, credential?.kind === "token" ? Math.floor(credential.expMs / 1000) : undefined));
     if (resume === undefined || resumer === undefined) {
       sockets.goLive(ws);
       return;
     }
     const tenantId = data.scope?.role === "app" ? data.scope.tenantId : undefined;
-    resumer.resume(sockets.replaySocket(ws, { key: data.keyHash ?? "", tenantId }), resume);
+    resumer.resume(sockets.replaySocket(ws, { key: credential === undefined ? "" : credentialOwner(credential), tenantId }), resume);
   }
 
   /** The client has waited AUTH_TIMEOUT_MS already: the timeout counts as a failure, answered at once. */

@@ -4,6 +4,7 @@
  * reason and closes with its code.
  */
 import type { WebSocket } from "uWebSockets.js";
+import type { Credential } from "../protocol/credential.js";
 import type { Refusal } from "../protocol/refusal.js";
 import { authErrorFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
@@ -23,8 +24,8 @@ export interface SocketData {
   authTimer: NodeJS.Timeout | undefined;
   scope: Scope | undefined;
   feeds: readonly Feed[] | undefined;
-  /** The credential: the API key's hash. Revocation closes the sockets that use it. */
-  keyHash: string | undefined;
+  /** What the socket authenticated with; revocation and token expiry match on it. */
+  credential: Credential | undefined;
   /** Set when the node closed the socket, so the close handler counts it under the right code. */
   closedBy: number | undefined;
 }

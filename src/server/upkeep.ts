@@ -71,8 +71,8 @@ export class Upkeep {
   /**
    * uWS skips sockets over maxBackpressure silently. Every 250 ms we close, with a documented
    * code, each socket whose buffer passed the configured limit, so a slow reader is told (and can
-   * resume) instead of silently missing events; and sockets past MAX_LIFETIME_S, with 1001. A loop
-   * over sockets, but off the event path.
+   * resume) instead of silently missing events; sockets whose token expired, with 4419; and
+   * sockets past MAX_LIFETIME_S, with 1001. A loop over sockets, but off the event path.
    */
   #sweep(): void {
     const limit = this.config.maxBackpressureBytes;
@@ -81,7 +81,12 @@ export class Upkeep {
     for (const ws of this.sockets) {
       const data = ws.getUserData();
       if (data.state === "closed") continue;
-      if (ws.getBufferedAmount() > limit) {
+      const credential = data.credential;
+      if (credential?.kind === "token" && now >= credential.expMs) {
+        // Within one sweep (250 ms) of exp, so within 1 s; refresh moves expMs forward.
+        this.metrics.auth.inc({ outcome: "token_expired" });
+        this.sockets.refuse(ws, Refusals.tokenExpired);
+      } else if (ws.getBufferedAmount() > limit) {
         this.metrics.slowConsumerCloses.inc();
         this.log.debug({ socket: data.id }, "slow consumer closed");
         this.sockets.close(ws, Refusals.slowConsumer);

@@ -36,7 +36,7 @@ export async function startTestNats(options: { jetstream?: boolean; secure?: boo
   const nats = secure ?? (await startNatsServer({ args: monitor, jetstream: options.jetstream ?? true }));
   if (secure !== undefined) {
     const admin = await secure.connect("admin");
-    await provision(admin, loadConfig({}), 86_400);
+    await provision(admin, loadConfig({}));
     await admin.close();
   }
   return {

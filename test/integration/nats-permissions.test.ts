@@ -104,9 +104,9 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
 
   beforeAll(async () => {
     nats = await startSecureNats();
-    config = loadConfig({ NATS_URL: nats.url });
+    config = loadConfig({ NATS_URL: nats.url, TOKEN_MAX_TTL_S: String(TTL_S) });
     admin = await nats.connect("admin");
-    firstRun = await provision(admin, config, TTL_S);
+    firstRun = await provision(admin, config);
     producer = await nats.connect("producer");
     producerViolations = new Violations(producer);
     gateway = await nats.connect("gateway");
@@ -138,15 +138,15 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
       ["bucket", BUCKETS.revokedTokens, "created"],
       ["bucket", BUCKETS.tenants, "created"],
     ]);
-    const again = await provision(admin, config, TTL_S);
+    const again = await provision(admin, config);
     expect(again.map((s) => s.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged", "unchanged"]);
 
     const jsm = await jetstreamManager(admin);
     expect((await jsm.streams.info(`KV_${BUCKETS.revokedTokens}`)).config.max_age).toBe(TTL_S * 1e9);
     expect((await jsm.streams.info(`KV_${BUCKETS.apiKeys}`)).config.max_age).toBe(0);
 
-    const longer = loadConfig({ NATS_URL: nats.url, STREAM_MAX_AGE_S: "172800" });
-    const changed = await provision(admin, longer, TTL_S * 2);
+    const longer = loadConfig({ NATS_URL: nats.url, STREAM_MAX_AGE_S: "172800", TOKEN_MAX_TTL_S: String(TTL_S * 2) });
+    const changed = await provision(admin, longer);
     expect(changed.map((s) => [s.name, s.action])).toEqual([
       [STREAM_NAME, "updated"],
       [BUCKETS.apiKeys, "unchanged"],
@@ -155,7 +155,7 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
       [BUCKETS.tenants, "unchanged"],
     ]);
     expect((await jsm.streams.info(STREAM_NAME)).config.max_age).toBe(172800 * 1e9);
-    await provision(admin, config, TTL_S); // back to the suite's limits
+    await provision(admin, config); // back to the suite's limits
   });
 
   it("`sms-ws provision` runs as admin and reports each resource; the gateway's credentials are refused", async () => {
@@ -253,7 +253,7 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
     const store = new KeyStore(await openBucket(gateway, BUCKETS.apiKeys), silent);
     try {
       await store.start();
-      expect(store.lookup(before.apiKey)?.record.tenantId).toBe("t1");
+      expect(store.lookup(before.apiKey)?.record).toMatchObject({ role: "app", tenantId: "t1" });
       const revoked = new Promise<string>((resolve) => store.on((e) => e.type === "revoked" && resolve(e.hash)));
       await revokeKey(adminKeys, before.apiKey);
       expect(await revoked).toBe(before.keyHash);

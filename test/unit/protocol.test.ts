@@ -3,18 +3,32 @@ import { FeedRegistry } from "../../src/bus/feed-registry.js";
 import { hashApiKey, parseKeyRecord } from "../../src/keys/key-record.js";
 import { authenticate } from "../../src/protocol/authenticate.js";
 import { NodeHealth } from "../../src/server/readiness.js";
+import { invalidToken } from "../../src/tokens/verdict.js";
 import { ADMIN_FEED, feedsOf, scopeAllows } from "../../src/scope/scope.js";
 import { parseLiveSubject } from "../../src/bus/contract.js";
 import { parseArgs } from "../../src/cli/args.js";
 
 const enc = (s: string) => new TextEncoder().encode(s).buffer as ArrayBuffer;
 const record = { role: "app" as const, tenantId: "t", appId: "a", createdAt: "" };
-const keys = { lookup: (k: string) => (k === "good" ? { hash: hashApiKey(k), record } : undefined) };
+const keys = {
+  apiKey: (k: string) => (k === "good" ? { hash: hashApiKey(k), record } : undefined),
+  token: () => invalidToken("no signers in this test"),
+};
 
 describe("authenticate", () => {
   it("accepts a known key with its scope and optional resume", () => {
     const d = authenticate(enc('{"type":"auth","apiKey":"good","resume":{"epoch":"e","seq":4}}'), false, keys);
-    expect(d).toEqual({ type: "accept", hash: hashApiKey("good"), record, scope: { role: "app", tenantId: "t", appId: "a" }, resume: { epoch: "e", seq: 4 } });
+    expect(d).toEqual({ type: "accept", outcome: "ok", credential: { kind: "key", hash: hashApiKey("good") }, scope: { role: "app", tenantId: "t", appId: "a" }, resume: { epoch: "e", seq: 4 } });
+  });
+
+  it("sends a credential with two dots to the token verifier, from apiKey or token, and never both", () => {
+    const seen: string[] = [];
+    const credentials = { ...keys, token: (t: string) => (seen.push(t), invalidToken("test")) };
+    expect(authenticate(enc('{"type":"auth","apiKey":"a.b.c"}'), false, credentials)).toMatchObject({ type: "reject", outcome: "token_invalid", refusal: { code: 4401, reason: "Invalid token" } });
+    expect(authenticate(enc('{"type":"auth","token":"x.y.z"}'), false, credentials)).toMatchObject({ type: "reject", outcome: "token_invalid" });
+    expect(seen).toEqual(["a.b.c", "x.y.z"]);
+    expect(authenticate(enc('{"type":"auth","token":"good"}'), false, credentials)).toMatchObject({ type: "accept", outcome: "ok" });
+    expect(authenticate(enc('{"type":"auth","apiKey":"good","token":"x.y.z"}'), false, credentials)).toMatchObject({ type: "reject", refusal: { code: 4400, reason: expect.stringMatching(/both/) } });
   });
 
   it("answers unknown keys with the seed's message and 4401", () => {

@@ -1,0 +1,50 @@
+/**
+ * The bounds and constants of connection tokens (SPEC section 1c), in one place. Every one of
+ * them is checked before the single signature verification a token may cost.
+ */
+
+/** Longest token accepted, in characters. Tokens from the CLI or the helper are ~400-700. */
+export const TOKEN_MAX_LENGTH = 4096;
+
+/** Longest encoded JWS header accepted ({"alg","typ","kid"} is about 90 characters). */
+export const HEADER_MAX_LENGTH = 512;
+
+/**
+ * Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. The spec allows at most 30;
+ * 5 covers NTP-synced servers, and the SDK refreshes long before expiry anyway.
+ */
+export const CLOCK_LEEWAY_S = 5;
+
+/** The spec's ceiling for any leeway. */
+export const MAX_CLOCK_LEEWAY_S = 30;
+
+/** Default for TOKEN_MAX_TTL_S: `exp - iat` above this is refused. */
+export const DEFAULT_TOKEN_MAX_TTL_S = 86_400;
+
+/** Longest `sub` (end-user id), in characters. */
+export const SUB_MAX_LENGTH = 128;
+
+/**
+ * `kid`: a signer id, also the key of its KV entry. Same alphabet as tenant and app ids.
+ */
+export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `jti`: also the key of its entry in the revoked-token KV bucket, so it must be a valid KV key.
+ * Covers UUIDs, nanoids and base64url. A token with a jti outside this could never be revoked,
+ * so it is refused rather than accepted unrevocable.
+ */
+export const JTI_PATTERN = /^[A-Za-z0-9_=-]{1,128}$/;
+
+/** Size limits of the `filter` claim (SPEC 1d); a longer list or item is an invalid token. */
+export const FILTER_LIMITS = Object.freeze({
+  types: 8,
+  statuses: 32,
+  messageIds: 100,
+  /** Longest string in any list. */
+  itemLength: 128,
+});
+
+/** An Ed25519 signature is 64 bytes: 86 base64url characters. */
+export const ED25519_SIGNATURE_BYTES = 64;
+export const ED25519_KEY_BYTES = 32;
