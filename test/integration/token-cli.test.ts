@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KV } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUCKETS, createBucket } from "../../src/bus/buckets.js";
+import { BUCKETS, openBucket } from "../../src/bus/buckets.js";
 import { RevokedTokens } from "../../src/tokens/revoked-tokens.js";
 import { listSigners } from "../../src/tokens/signer-admin.js";
 import { SignerStore } from "../../src/tokens/signer-store.js";
@@ -28,10 +28,10 @@ let dir: string;
 
 beforeAll(async () => {
   nats = await startTestNats();
-  nc = await connect({ servers: nats.url, name: "token-cli-test" });
-  // Provisioning's part: the CLI only opens buckets.
-  signerKv = await createBucket(nc, BUCKETS.tokenSigners, { replicas: 1 });
-  const revokedKv = await createBucket(nc, BUCKETS.revokedTokens, { replicas: 1, ttlMs: 86_400_000 });
+  // The harness provisioned the buckets; the CLI and this test only open them, as the admin user.
+  nc = await adminConnection(nats);
+  signerKv = await openBucket(nc, BUCKETS.tokenSigners);
+  const revokedKv = await openBucket(nc, BUCKETS.revokedTokens);
   signers = new SignerStore(signerKv, log);
   revoked = new RevokedTokens(revokedKv, log, { ttlMs: 86_400_000 });
   await Promise.all([signers.start(), revoked.start()]);
@@ -46,8 +46,16 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+function adminConnection(n: TestNats): Promise<NatsConnection> {
+  if (n.secure === undefined) throw new Error("expected a permissioned server");
+  return n.secure.connect("admin");
+}
+
+/** The CLI as an operator runs it: with the admin NATS user. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, [CLI, ...args], { env: { ...process.env, NATS_URL: nats.url, LOG_LEVEL: "silent", ...env } });
+  const admin = nats.secure?.credentials.admin;
+  const credentials = admin === undefined ? {} : { NATS_USER: admin.user, NATS_PASSWORD: admin.pass };
+  return run(process.execPath, [CLI, ...args], { env: { ...process.env, NATS_URL: nats.url, LOG_LEVEL: "silent", ...credentials, ...env } });
 }
 
 function until(store: { on(listener: () => void): () => void }, condition: () => boolean): Promise<void> {

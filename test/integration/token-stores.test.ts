@@ -24,7 +24,8 @@ let signerKv: KV;
 let revokedKv: KV;
 
 beforeAll(async () => {
-  nats = await startTestNats();
+  // The stores' logic on an open server (the gateway user's read rights are in nats-permissions).
+  nats = await startTestNats({ secure: false });
   nc = await connect({ servers: nats.url, name: "token-stores-test" });
   signerKv = await createBucket(nc, BUCKETS.tokenSigners, { replicas: 1 });
   revokedKv = await createBucket(nc, BUCKETS.revokedTokens, { replicas: 1, ttlMs: TTL_S * 1000 });
