@@ -52,6 +52,7 @@ export interface GatewayNode {
   readonly metrics: Metrics;
   readonly bus: BusConnection;
   readonly keyStore: KeyStore;
+  readonly signerStore: SignerStore;
   readonly sockets: SocketRegistry;
   /** Abuse-limit bookkeeping (diagnostics and tests). */
   readonly admission: Admission;
@@ -191,7 +192,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     log.info("drained");
   });
 
-  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, sockets, admission, shutdown };
+  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, signerStore: signers, sockets, admission, shutdown };
 }
 
 async function listenForMetrics(metrics: Metrics, config: Config): Promise<Server> {
