@@ -14,7 +14,12 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHmac } from "node:crypto";
+import { openBucket } from "../../src/bus/buckets.js";
 import { publishEvent } from "../../src/publisher/index.js";
+import { createConnectionToken } from "../../src/tokens/mint-token.js";
+import { createSigner, type CreatedSigner } from "../../src/tokens/signer-admin.js";
+import { pollUntil } from "../helpers/poll.js";
 import { TestClient } from "../helpers/client.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
 import { bytes, int, pick, seededRandom, type Rng } from "../helpers/random.js";
@@ -34,6 +39,7 @@ const END_BOUND_MS = 10_000;
 
 let nats: TestNats;
 let node: TestNode;
+let hostileSigner: CreatedSigner;
 let producer: Producer;
 let healthyKey: string;
 /** Hostile sockets that authenticate use this key: a scope nobody publishes to. */
@@ -45,6 +51,8 @@ beforeAll(async () => {
   producer = await startProducer(nats);
   healthyKey = await producer.key({ role: "app", tenantId: "healthy", appId: "app" });
   hostileKey = await producer.key({ role: "app", tenantId: "evil", appId: "app" });
+  hostileSigner = await createSigner(await openBucket(producer.admin, "sms_token_signers"), { tenantId: "evil", appId: "app" });
+  await pollUntil(() => node.node.signerStore.has(hostileSigner.kid), 5000, "the signer at the node");
 });
 
 afterAll(async () => {
@@ -98,6 +106,47 @@ function fragments(r: Rng, payload: Buffer, n: number, opcode: number): FrameSpe
 function authOfSize(apiKey: string, size: number): Buffer {
   const base = JSON.stringify({ type: "auth", apiKey, pad: "" });
   return Buffer.from(JSON.stringify({ type: "auth", apiKey, pad: "x".repeat(Math.max(0, size - base.length)) }));
+}
+
+const b64 = (value: unknown): string => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+
+/**
+ * Malformed or forged connection tokens: wrong segment counts, bad base64url, huge or hostile
+ * headers (alg none, HS256 keyed with the signer's public key), a kid of another tenant, claims
+ * of the wrong type, expired ones. Each must get auth_error and 4401 (4419 when only expired).
+ */
+function junkToken(r: Rng, signer: CreatedSigner): string {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { tenantId: "evil", appId: "app", iat: now, exp: now + 60 };
+  const good = createConnectionToken({ privateKey: signer.privateKeyPem, kid: signer.kid, tenantId: "evil", appId: "app", ttlSeconds: 60 });
+  const [h, p, sig] = good.split(".") as [string, string, string];
+  const hs256 = (): string => {
+    const header = b64({ alg: "HS256", typ: "JWT", kid: signer.kid });
+    const payload = b64(claims);
+    const mac = createHmac("sha256", Buffer.from(signer.publicKey, "base64url")).update(`${header}.${payload}`).digest("base64url");
+    return `${header}.${payload}.${mac}`;
+  };
+  const variants: (() => string)[] = [
+    () => `${h}.${p}`,
+    () => `${h}.${p}.${sig}.${sig}`,
+    () => `..`,
+    () => `${h}.${p}.${sig.slice(0, -2)}!!`,
+    () => `${b64("x".repeat(int(r, 600, 2500)))}.${p}.${sig}`,
+    () => `${b64({ alg: "none", typ: "JWT", kid: signer.kid })}.${p}.`,
+    () => `${b64({ alg: "none", typ: "JWT", kid: signer.kid })}.${p}.${sig}`,
+    hs256,
+    () => `${b64({ alg: "EdDSA", typ: "JWT", kid: "someone-else" })}.${p}.${sig}`,
+    () => createConnectionToken({ privateKey: signer.privateKeyPem, kid: signer.kid, tenantId: "healthy", appId: "app", ttlSeconds: 60 }),
+    () => `${h}.${b64({ ...claims, exp: "tomorrow" })}.${sig}`,
+    () => `${h}.${b64({ ...claims, tenantId: 42 })}.${sig}`,
+    () => `${h}.${b64({ ...claims, filter: { types: "all" } })}.${sig}`,
+    () => `${h}.${b64({ ...claims, exp: now + 10 * 86_400 })}.${sig}`,
+    () => `${h}.${b64("[1,2,3]")}.${sig}`,
+    () => createConnectionToken({ privateKey: signer.privateKeyPem, kid: signer.kid, tenantId: "evil", appId: "app", ttlSeconds: 60, now: Date.now() - 3_600_000 }),
+    () => `${h}.${p}.${b64(bytes(r, 64))}`,
+    () => `${h}.${"A".repeat(int(r, 1000, 3800))}.${sig}`,
+  ];
+  return pick(r, variants)();
 }
 
 /** Auth-shaped JSON that is not a well-formed auth message, or carries an unknown key. */
@@ -320,6 +369,14 @@ function generate(r: Rng, id: number): HostileCase {
     [6, () => noAuth("nested-json-auth", [{ opcode: Opcode.Text, payload: nestedJson(r) }], { type: "close", codes: [4400] })],
     [1, () => noAuth("nested-json-100k", [{ opcode: Opcode.Text, payload: "[".repeat(100_000) }], { type: "end" })],
     [8, () => noAuth("junk-auth-json", [{ opcode: Opcode.Text, payload: junkAuthJson(r) }], { type: "close", codes: [4400, 4401] })],
+    [
+      8,
+      () =>
+        noAuth("junk-token", [{ opcode: Opcode.Text, payload: JSON.stringify({ type: "auth", [pick(r, ["apiKey", "token"])]: junkToken(r, hostileSigner) }) }], {
+          type: "close",
+          codes: [4401, 4419],
+        }),
+    ],
     [2, () => noAuth("binary-first-frame", [{ opcode: Opcode.Binary, payload: bytes(r, int(r, 0, 200)) }], { type: "close", codes: [4400] })],
     [
       3,
