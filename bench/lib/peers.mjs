@@ -138,6 +138,10 @@ export const PEERS = {
       return setupGateway(ctx, ctx.durable, dir);
     },
   },
+  'gateway-tokens': {
+    describe: 'this project, every app socket authenticating with a connection token (Ed25519 JWT, one per scope) instead of an API key: the cost of token auth',
+    setup: (ctx) => setupGateway(ctx, ctx.durable, repoDir, { tokens: true }),
+  },
   'gateway-durable': {
     describe: 'this project on its durable path: JetStream publish with ack to in.sms.<t>.<a>.status, republished by SMS_EVENTS',
     setup: (ctx) => setupGateway(ctx, true),
@@ -298,7 +302,7 @@ export const PEERS = {
   },
 };
 
-async function setupGateway(ctx, durable, dir = repoDir) {
+async function setupGateway(ctx, durable, dir = repoDir, { tokens = false } = {}) {
   const main = join(dir, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
   const nats = await startNats({ jetstream: true });
@@ -310,6 +314,7 @@ async function setupGateway(ctx, durable, dir = repoDir) {
     // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
     env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
   });
+  let clientKeys = ctx.keys;
   const teardownEarly = async () => {
     await stop(gw, 1500); // sockets are gone by then; no need to sit through the drain window
     await stop(nats.child);
@@ -317,6 +322,7 @@ async function setupGateway(ctx, durable, dir = repoDir) {
   try {
     await waitFor(async () => (await httpStatus(port, '/readyz')) === 200, 30000, 'gateway /readyz', gw);
     await putGatewayKeys(nats.url, ctx.keys);
+    if (tokens) clientKeys = await gatewayTokens(nats.url, ctx.keys, dir);
     await sleep(300); // the node watches the bucket; give the watch a moment to apply 1 000 puts
   } catch (e) {
     await teardownEarly();
@@ -329,13 +335,38 @@ async function setupGateway(ctx, durable, dir = repoDir) {
     serverPids: [gw.pid, nats.child.pid],
     cpuCounted: 'gateway node process + nats-server',
     publisherPids: [pub.child.pid],
-    clients: apiKeyClients(ctx, ctx.keys),
+    clients: apiKeyClients(ctx, clientKeys),
     publish: (plan) => pub.publish(plan),
     async teardown() {
       await pub.stop();
       await teardownEarly();
     },
   };
+}
+
+/**
+ * One signer per tenant and a connection token per app scope, minted with the project's own
+ * helper (dist/): the same keys object, with tokens where the API keys were (admin stays a key).
+ */
+async function gatewayTokens(natsUrl, keys, dir) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { Kvm } = await import('@nats-io/kv');
+  const { createSigner } = await import(join(dir, 'dist', 'tokens', 'signer-admin.js'));
+  const { createConnectionToken } = await import(join(dir, 'dist', 'tokens', 'mint-token.js'));
+  const nc = await connect({ servers: natsUrl, name: 'bench-signers' });
+  try {
+    const kv = await new Kvm(nc).open('sms_token_signers');
+    const signers = new Map();
+    for (const tenantId of new Set(keys.app.map((k) => k.tenantId))) signers.set(tenantId, await createSigner(kv, { tenantId }));
+    const app = keys.app.map((k) => {
+      const s = signers.get(k.tenantId);
+      const apiKey = createConnectionToken({ privateKey: s.privateKeyPem, kid: s.kid, tenantId: k.tenantId, appId: k.appId, ttlSeconds: 3600 });
+      return { ...k, apiKey };
+    });
+    return { app, admin: keys.admin };
+  } finally {
+    await nc.close();
+  }
 }
 
 async function putGatewayKeys(natsUrl, keys) {

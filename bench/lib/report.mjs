@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const LADDERS = ['hot-scope', 'many-scopes', 'admin-firehose'];
-const COLORS = { gateway: '#d62728', 'gateway-before': '#ff9896', 'uws-ceiling': '#1f77b4', 'ws-baseline': '#7f7f7f', 'nats-ws': '#2ca02c', soketi: '#9467bd' };
+const COLORS = { gateway: '#d62728', 'gateway-before': '#ff9896', 'gateway-tokens': '#e377c2', 'uws-ceiling': '#1f77b4', 'ws-baseline': '#7f7f7f', 'nats-ws': '#2ca02c', soketi: '#9467bd' };
 const color = (p, i) => COLORS[p] ?? ['#8c564b', '#e377c2', '#bcbd22', '#17becf'][i % 4];
 
 const ms = (us) => (us === null || us === undefined ? '-' : us >= 100000 ? `${Math.round(us / 1000)}` : (us / 1000).toFixed(us >= 10000 ? 1 : 2));
