@@ -33,7 +33,7 @@ export type RoleName = "gateway" | "producer" | "admin" | "directProducer";
 /** The roles a deployment configures by default. `directProducer` is opt-in (see its `why`). */
 export const DEFAULT_ROLES: readonly RoleName[] = Object.freeze(["gateway", "producer", "admin"]);
 
-/** Name of the NATS micro-service every gateway node registers (SPEC section 5). */
+/** Name of the NATS micro-service every gateway node registers (docs/security.md, the permission matrix). */
 export const SERVICE_NAME = "sms-ws-gateway";
 /** Subjects of fleet traffic between nodes and the fleet CLI (quota counts, service endpoints). */
 export const FLEET_PREFIX = "sms-ws.fleet";

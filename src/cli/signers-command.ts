@@ -1,4 +1,4 @@
-/** `sms-ws signers create | list | revoke`: token signers in the KV bucket (SPEC 3b). */
+/** `sms-ws signers create | list | revoke`: token signers in the KV bucket (README.md, "Connection tokens"). */
 import { rm, writeFile } from "node:fs/promises";
 import type { Config } from "../config/config.js";
 import { generateSignerKeyPair } from "../tokens/mint-token.js";

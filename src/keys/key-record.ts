@@ -1,4 +1,4 @@
-/** API-key records as stored in the KV bucket (SPEC section 3). Plaintext keys never stored. */
+/** API-key records as stored in the KV bucket (README.md, "API keys"). Plaintext keys never stored. */
 import { createHash, randomBytes } from "node:crypto";
 import { ID_PATTERN, TENANT_WIDE_APP } from "../events/event.js";
 import type { Scope } from "../scope/scope.js";

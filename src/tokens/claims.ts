@@ -1,5 +1,5 @@
 /**
- * The claims of a connection token (SPEC 1c) and their shape checks. Times are checked by the
+ * The claims of a connection token (README.md, "Connection tokens") and their shape checks. Times are checked by the
  * verifier (it knows the clock); here only types, patterns and sizes. The same checks guard the
  * mint helper, so a token it signs always has a valid shape.
  */
@@ -7,7 +7,7 @@ import { ID_PATTERN, TENANT_WIDE_APP } from "../events/event.js";
 import { FILTER_LIMITS, JTI_PATTERN, SUB_MAX_LENGTH } from "./limits.js";
 
 /**
- * A ceiling on what the socket may receive (SPEC 1d). Validated for shape only: the gateway's
+ * A ceiling on what the socket may receive (src/scope/filter.ts). Validated for shape only: the gateway's
  * filter logic decides what the values mean.
  */
 export interface TokenFilter {

@@ -1,5 +1,5 @@
 /**
- * sms-ws-gateway/tokens: mint connection tokens on your backend (SPEC 1c). No dependencies
+ * sms-ws-gateway/tokens: mint connection tokens on your backend (README.md, "Connection tokens"). No dependencies
  * beyond node:crypto. A page gets a short-lived token from your backend and hands it to the
  * client SDK's `getToken`; the signer's private key never leaves the backend.
  *

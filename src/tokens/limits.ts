@@ -1,5 +1,5 @@
 /**
- * The bounds and constants of connection tokens (SPEC section 1c), in one place. Every one of
+ * The bounds and constants of connection tokens (README.md, "Connection tokens"), in one place. Every one of
  * them is checked before the single signature verification a token may cost.
  */
 
@@ -36,7 +36,7 @@ export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export const JTI_PATTERN = /^[A-Za-z0-9_=-]{1,128}$/;
 
-/** Size limits of the `filter` claim (SPEC 1d); a longer list or item is an invalid token. */
+/** Size limits of the `filter` claim (src/scope/filter.ts); a longer list or item is an invalid token. */
 export const FILTER_LIMITS = Object.freeze({
   types: 8,
   statuses: 32,

@@ -32,7 +32,7 @@ export interface CreateConnectionTokenInput {
   sub?: string;
   /** Token id for `sms-ws tokens revoke`. Default: 16 random bytes, base64url. */
   jti?: string;
-  /** A ceiling on what the socket may receive (SPEC 1d). */
+  /** A ceiling on what the socket may receive (src/scope/filter.ts). */
   filter?: TokenFilter;
   /** Clock, ms since the epoch; default Date.now(). */
   now?: number;
@@ -45,7 +45,7 @@ export interface SignerKeyPair {
   privateKeyPem: string;
 }
 
-/** A compact JWS: header {"alg":"EdDSA","typ":"JWT","kid"}, claims per SPEC 1c. */
+/** A compact JWS: header {"alg":"EdDSA","typ":"JWT","kid"}, claims as in README.md, "Connection tokens". */
 export function createConnectionToken(input: CreateConnectionTokenInput): string {
   const key = toPrivateKey(input.privateKey);
   if (typeof input.kid !== "string" || !KID_PATTERN.test(input.kid)) throw new TokenMintError(`kid must match ${KID_PATTERN}`);

@@ -1,5 +1,5 @@
 /**
- * SPEC 1c: `{"type":"refresh","token":...}` must name the same tenantId and appId as the token
+ * README.md, "Connection tokens": `{"type":"refresh","token":...}` must name the same tenantId and appId as the token
  * the socket authenticated with. Another signer (key rotation) or a new filter is fine; the
  * socket's topics never change on a refresh.
  */

@@ -1,5 +1,5 @@
 /**
- * The set of revoked token ids (`sms_revoked_tokens`, SPEC 3b: key = jti), kept current by a KV
+ * The set of revoked token ids (`sms_revoked_tokens`: key = jti), kept current by a KV
  * watcher. A new entry revokes: listeners get the jti so the socket using that token is closed.
  *
  * Entries expire in the bucket after TOKEN_MAX_TTL_S (the bucket's TTL), by which time every

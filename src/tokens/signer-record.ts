@@ -1,5 +1,5 @@
 /**
- * Token signers as stored in the KV bucket `sms_token_signers` (SPEC 3b): key = kid, value =
+ * Token signers as stored in the KV bucket `sms_token_signers` (README.md, "Connection tokens"): key = kid, value =
  * JSON `{tenantId, appId?, publicKey, label?, createdAt}`. Only public keys are ever stored.
  */
 import { randomBytes } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * In-memory view of the token-signer bucket (`sms_token_signers`, SPEC 3b), kept current by a KV
+ * In-memory view of the token-signer bucket (`sms_token_signers`), kept current by a KV
  * watcher. Verifying a token looks its `kid` up here. Deleting a signer, or changing its scope or
  * key, revokes it: listeners get the kid so every socket authenticated with its tokens is closed.
  */

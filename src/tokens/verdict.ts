@@ -7,7 +7,7 @@ import { CloseCode } from "../client/close-codes.js";
 import type { Scope } from "../scope/scope.js";
 import type { ConnectionTokenClaims } from "./claims.js";
 
-/** The `auth_error` texts of SPEC 1c. */
+/** The `auth_error` texts (README.md, "Close codes"). */
 export const TokenErrors = Object.freeze({
   invalid: "Invalid token",
   expired: "Token expired",

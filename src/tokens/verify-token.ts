@@ -1,5 +1,5 @@
 /**
- * Verifies a connection token (SPEC 1c) with node:crypto alone. Every cheap check (size,
+ * Verifies a connection token (README.md, "Connection tokens") with node:crypto alone. Every cheap check (size,
  * structure, header, claim types, signer, scope, lifetime) comes before the one Ed25519
  * verification a token may cost, so garbage is refused for the price of a string split.
  * Never throws: a failure of any kind, even of a dependency, is a refusal.

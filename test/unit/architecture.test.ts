@@ -86,6 +86,11 @@ describe("architecture", () => {
     expect(violations).toEqual([]);
   });
 
+  it("cites files of this repository in comments, not an outside spec", () => {
+    const cited = [...graph.keys()].filter((f) => /\bSPEC\b/.test(readFileSync(f, "utf8"))).map(rel);
+    expect(cited).toEqual([]);
+  });
+
   it("composes the node with no casts and nothing filled in later", () => {
     const root = readFileSync(join(SRC, "node.ts"), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
     expect(root.match(/\bas\s+(?!const\b)[A-Za-z_]/g) ?? []).toEqual([]);
