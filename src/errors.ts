@@ -2,7 +2,6 @@
  * One error class per failure, each with a stable `code`. Socket-level failures carry the
  * WebSocket close code the client sees (src/client/close-codes.ts says what a client does on it).
  */
-import type { CloseCodeValue } from "./client/close-codes.js";
 
 export class GatewayError extends Error {
   readonly code: string;
@@ -24,10 +23,13 @@ export class ConfigError extends GatewayError {
   }
 }
 
-/** A client frame the node refuses; closeCode is the WebSocket close code sent with it. */
+/**
+ * A client frame the node refuses; closeCode is the WebSocket close code sent with it (always
+ * 4400, "fix the client": src/client/close-codes.ts).
+ */
 export class ClientProtocolError extends GatewayError {
-  readonly closeCode: CloseCodeValue;
-  constructor(closeCode: CloseCodeValue, message: string) {
+  readonly closeCode: 4400;
+  constructor(closeCode: 4400, message: string) {
     super("CLIENT_PROTOCOL", message);
     this.closeCode = closeCode;
   }

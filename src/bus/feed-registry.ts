@@ -3,7 +3,7 @@
  * feed's subject; the last one to leave unsubscribes it. The transport is injected so the counting
  * is testable without a server.
  */
-import type { Feed } from "../scope/scope.js";
+import type { Feed } from "./feed.js";
 
 export interface FeedTransport {
   /** Subscribe; returns the unsubscribe function. */

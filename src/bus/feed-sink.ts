@@ -4,7 +4,7 @@
  *
  *   FeedSubscriber (bus) -> FeedContinuity (resume, durable path only) -> TopicPublisher (server)
  */
-import type { Feed } from "../scope/scope.js";
+import type { Feed } from "./feed.js";
 import type { DecodedEvent } from "./event-decoder.js";
 
 export interface FeedSink {

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { InvalidEventError } from "../errors.js";
 import { kindOfType } from "../events/event.js";
 import type { Metrics } from "../metrics/metrics.js";
-import type { Feed } from "../scope/scope.js";
+import type { Feed } from "./feed.js";
 import { Headers } from "./contract.js";
 import { decodeBusEvent, parseSequence, type DecodedEvent } from "./event-decoder.js";
 import type { FeedTransport } from "./feed-registry.js";

@@ -7,7 +7,15 @@
 import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
 import { ID_PATTERN, type SmsEvent } from "../events/event.js";
-import { FILTER_LIMITS } from "../tokens/limits.js";
+
+/** Size limits of a filter's lists (auth message, query, token claim); longer is refused. */
+export const FILTER_LIMITS = Object.freeze({
+  types: 8,
+  statuses: 32,
+  messageIds: 100,
+  /** Longest string in any list. */
+  itemLength: 128,
+});
 
 export const EVENT_TYPES = ["sms_status", "sms_inbound"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

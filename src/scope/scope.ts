@@ -5,15 +5,11 @@
  */
 import { TENANT_WIDE_APP } from "../events/event.js";
 import { LIVE_PREFIX, LIVE_SUBJECTS } from "../bus/contract.js";
+import type { Feed } from "../bus/feed.js";
 
 export type Scope = { role: "admin" } | { role: "app"; tenantId: string; appId: string };
 
-export interface Feed {
-  /** NATS subject (with wildcard) the node subscribes to while the feed has sockets. */
-  readonly subject: string;
-  /** uWS topic the feed's events are published to. */
-  readonly topic: string;
-}
+export type { Feed } from "../bus/feed.js";
 
 export const ADMIN_FEED: Feed = Object.freeze({ subject: LIVE_SUBJECTS, topic: "admin" });
 

@@ -36,14 +36,8 @@ export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export const JTI_PATTERN = /^[A-Za-z0-9_=-]{1,128}$/;
 
-/** Size limits of the `filter` claim (src/scope/filter.ts); a longer list or item is an invalid token. */
-export const FILTER_LIMITS = Object.freeze({
-  types: 8,
-  statuses: 32,
-  messageIds: 100,
-  /** Longest string in any list. */
-  itemLength: 128,
-});
+/** Size limits of the `filter` claim: the filters' own (src/scope/filter.ts). */
+export { FILTER_LIMITS } from "../scope/filter.js";
 
 /** An Ed25519 signature is 64 bytes: 86 base64url characters. */
 export const ED25519_SIGNATURE_BYTES = 64;

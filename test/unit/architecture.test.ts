@@ -60,6 +60,20 @@ describe("architecture", () => {
     expect(cycles).toEqual([]);
   });
 
+  it("has no cycles between folders either, type-only imports included", () => {
+    const edges = new Map<string, Set<string>>();
+    for (const [file, imports] of graph) {
+      for (const i of imports) {
+        const [from, to] = [folder(file), folder(i.target)];
+        if (from !== to) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+      }
+    }
+    const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+      [...(edges.get(from) ?? [])].some((next) => next === to || (!seen.has(next) && (seen.add(next), reaches(next, to, seen))));
+    const cycles = [...edges].flatMap(([from, tos]) => [...tos].filter((to) => reaches(to, from)).map((to) => `${from} <-> ${to}`));
+    expect(cycles).toEqual([]);
+  });
+
   it("imports only downwards: resume never imports server, bus never imports resume or server", () => {
     const forbidden: Record<string, string[]> = {
       resume: ["server", "node.ts", "cli"],
