@@ -32,12 +32,18 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-type Published = Omit<SmsEvent, "timestamp"> & { timestamp?: string };
+interface Published {
+  [field: string]: unknown;
+  type: "sms_status" | "sms_inbound";
+  eventId: string;
+  tenantId: string;
+  appId?: string;
+}
 
 const status = (tenantId: string, appId: string, messageId: string, s: string, eventId: string): Published =>
   ({ type: "sms_status", eventId, messageId, tenantId, appId, status: s });
 const inbound = (tenantId: string, messageId: string, eventId: string, appId?: string): Published =>
-  ({ type: "sms_inbound", eventId, messageId, from: "+1", to: "+2", body: "b", tenantId, ...(appId === undefined ? {} : { appId }) }) as Published;
+  ({ type: "sms_inbound", eventId, messageId, from: "+1", to: "+2", body: "b", tenantId, ...(appId === undefined ? {} : { appId }) });
 
 const delivered = (): Promise<number> => metricValue(node.node, "smsws_events_delivered_total");
 const ids = (c: TestClient): string[] => c.events().map((e) => e.eventId as string);
@@ -88,7 +94,7 @@ describe("filters", () => {
     for (const { c, filter, admin: isAdmin } of clients) {
       const f = parseFilter(filter);
       const inScope = (e: Published) => isAdmin || (e.tenantId === "F1" && (e.appId === "A1" || e.appId === undefined));
-      expected.set(c, events.filter((e) => inScope(e) && filterAllows(f, e as SmsEvent)).map((e) => e.eventId));
+      expected.set(c, events.filter((e) => inScope(e) && filterAllows(f, e as unknown as SmsEvent)).map((e) => e.eventId));
     }
     await settle(since, expected);
     expect(ids(clients[0]?.c as TestClient)).toHaveLength(15); // unfiltered app socket: 3 x 5
@@ -214,5 +220,36 @@ describe("filters", () => {
     // Replayed events are not counted as deliveries; the live one is, once.
     await pollUntil(async () => (await delivered()) - since === 1, 5000, "one live delivery");
     back.close();
+  });
+});
+
+describe("filters through the SDK", () => {
+  it("an SDK client's watches survive a reconnect and its resume replays only the watched messages", async () => {
+    const { createClient } = await import("../../src/client/index.js");
+    const { WebSocket } = await import("ws");
+    const node = await startTestNode(nats); // default limits (WATCH_MAX_MESSAGE_IDS 1000)
+    const key = await producer.key({ role: "app", tenantId: "S1", appId: "A1" });
+    // 25 ids: 20 travel in the auth message, 5 in a watch frame right behind it.
+    const many = Array.from({ length: 24 }, (_, i) => `z${i}`);
+    const client = createClient({ url: node.url, apiKey: key, WebSocket, filter: { messageIds: [] }, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const got: string[] = [];
+    client.on("event", (e) => got.push(e.eventId));
+    await new Promise<void>((resolve) => client.on("state", (s) => s.state === "live" && resolve()));
+    expect(await client.watch(["s1", ...many])).toBe(25);
+    await publishEvent(producer.nc, status("S1", "A1", "s1", "sent", "u1"));
+    await publishEvent(producer.nc, status("S1", "A1", "s2", "sent", "u2"));
+    await pollUntil(() => got.length === 1, 5000, "u1");
+    // Drop every socket of the node's: the SDK reconnects and resumes with its set.
+    const resumed = new Promise((resolve) => client.on("resumed", resolve));
+    for (const ws of node.node.sockets) ws.end(1001, "test");
+    await publishEvent(producer.nc, status("S1", "A1", "s1", "delivered", "u3"));
+    await publishEvent(producer.nc, status("S1", "A1", "z23", "sent", "u4"));
+    await publishEvent(producer.nc, status("S1", "A1", "s2", "delivered", "u5"));
+    await resumed;
+    await publishEvent(producer.nc, status("S1", "A1", "z22", "failed", "u6"));
+    await pollUntil(() => got.length >= 4, 5000, "4 events");
+    expect(got).toEqual(["u1", "u3", "u4", "u6"]);
+    client.close();
+    await node.stop();
   });
 });
