@@ -17,7 +17,7 @@ export class DerivedTopics {
 
   /** Families of the feed with subscribers; undefined when the feed has no filtered socket. */
   families(feedTopic: string): FamiliesInUse | undefined {
-    return this.#families.get(feedTopic);
+    return this.#families.size === 0 ? undefined : this.#families.get(feedTopic);
   }
 
   add(feedTopic: string, t: FilterTopic): void {
