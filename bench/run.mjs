@@ -12,6 +12,7 @@ import { cpus, tmpdir, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLoadgen, LoadgenGroup } from './lib/loadgen.mjs';
+import { mixOf } from './lib/pace.mjs';
 import { PEERS, makeKeys } from './lib/peers.mjs';
 import { cpuMs, kernelMem, killAll, rssKb, sleep, userCpuMs } from './lib/proc.mjs';
 import { writeReport } from './lib/report.mjs';
@@ -26,11 +27,11 @@ const opt = (name, dflt) => {
 };
 const quick = flag('quick');
 
-const SCENARIOS = ['hot-scope', 'many-scopes', 'admin-firehose', 'connect-storm', 'idle'];
+const SCENARIOS = ['hot-scope', 'many-scopes', 'filtered', 'admin-firehose', 'connect-storm', 'idle'];
 const cfg = quick
   ? {
       sockets: 1000, scopes: 100, admins: 20, stepSecs: 1, hardLimitS: 88, budgetS: 70,
-      ladder: { 'hot-scope': [20e3, 80e3], 'many-scopes': [10e3, 40e3], 'admin-firehose': [10e3, 40e3] },
+      ladder: { 'hot-scope': [20e3, 80e3], 'many-scopes': [10e3, 40e3], filtered: [10e3, 40e3], 'admin-firehose': [10e3, 40e3] },
       bursts: [1, 100], burstCount: 2, burstGapMs: 300, drainMaxMs: 1500,
     }
   : {
@@ -38,6 +39,7 @@ const cfg = quick
       ladder: {
         'hot-scope': [50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6, 1.6e6],
         'many-scopes': [10e3, 20e3, 30e3, 50e3, 75e3, 100e3, 150e3, 200e3, 300e3],
+        filtered: [10e3, 20e3, 30e3, 50e3, 75e3, 100e3, 150e3, 200e3, 300e3],
         'admin-firehose': [25e3, 50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6],
       },
       bursts: [1, 10, 100], burstCount: 4, burstGapMs: 1000, drainMaxMs: 4000,
@@ -111,7 +113,7 @@ async function quiesce(h) {
 
 /**
  * Publishes one plan, waits for the deliveries to arrive (or stall), returns the step's figures.
- * fanout(k): sockets that must receive an event of scope index k.
+ * fanout(k, i): sockets that must receive event i, of scope index k.
  */
 async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
   await quiesce(h);
@@ -125,7 +127,7 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
   const t0 = performance.now();
   const r = await h.publish({ ...plan, scopes: plan.scopes });
   let expected = 0;
-  for (let i = 0; i < r.sent; i++) expected += fanout(i % plan.scopes.length);
+  for (let i = 0; i < r.sent; i++) expected += fanout(i % plan.scopes.length, i);
   // drain: until everything arrived, or no progress for 1 s, or drainMaxMs
   let last = -1;
   let lastChange = performance.now();
@@ -191,7 +193,7 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
 }
 const fmtUs = (us) => (us === null ? '-' : us >= 1000 ? `${(us / 1000).toFixed(1)}ms` : `${us}us`);
 
-async function connectGroup(h, kind, scopes, sockets, label) {
+async function connectGroup(h, kind, scopes, sockets, label, clients = h.clients(kind, scopes)) {
   const group = LoadgenGroup.start({
     port: h.port,
     path: h.path,
@@ -199,7 +201,7 @@ async function connectGroup(h, kind, scopes, sockets, label) {
     concurrency: 512,
     label,
     maxSeconds: quick ? 80 : 400,
-    ...h.clients(kind, scopes),
+    ...clients,
   });
   const wave = await group.waitReady(60000);
   log(`  ${label}: ${wave.ready}/${sockets} ready in ${wave.ms.toFixed(0)} ms (${wave.rate.toFixed(0)}/s), failed ${wave.failed}`);
@@ -210,14 +212,14 @@ async function connectGroup(h, kind, scopes, sockets, label) {
   return { group, wave };
 }
 
-async function ladder(h, group, scenario, scopes, fanout, sockets, p99LimitUs = P99_LIMIT_US) {
+async function ladder(h, group, scenario, scopes, fanout, sockets, p99LimitUs = P99_LIMIT_US, perEvent = undefined) {
   const fanTotal = scopes.reduce((a, _, k) => a + fanout(k), 0);
-  const perEvent = fanTotal / scopes.length;
+  perEvent ??= fanTotal / scopes.length;
   const steps = [];
   for (const target of cfg.ladder[scenario]) {
     const rate = target / perEvent;
     const secs = Math.max(cfg.stepSecs, Math.min(8, 10 / rate));
-    const plan = { rate, secs, burst: 1, scopes, admin: scenario === 'admin-firehose' };
+    const plan = { rate, secs, burst: 1, scopes, admin: scenario === 'admin-firehose', mix: scenario === 'filtered' };
     let s = await step(h, group, plan, fanout, `${scenario} ${fmtRate(target)}`, p99LimitUs);
     if (!quick && !s.pass && s.lost === 0) {
       // the machine is shared: a step that failed on latency alone is measured once more and the
@@ -344,6 +346,45 @@ async function runPeer(name, ctx) {
         await group.quit();
       }
     });
+  }
+  // many-scopes with server-side filters: per scope, even sockets unfiltered, four filtered to
+  // status "failed", one watching message m0; events mix statuses and messages (pace.mjs mixOf).
+  if (want('filtered')) {
+    if (!peer.filters) (out.skipped ??= []).push('filtered (no server-side filters)');
+    else
+      await withServer('filtered', async (h) => {
+        const S = manyScopes.length;
+        const filterOf = (i) => {
+          const j = Math.floor(i / S) % 10;
+          if (j === 9) return '{"messageIds":["m0"]}';
+          return j % 2 === 1 ? '{"statuses":["failed"]}' : '';
+        };
+        const clients = h.tailClients(manyScopes, N, (i) => (filterOf(i) ? `,"filter":${filterOf(i)}` : ''));
+        const { group, wave } = await connectGroup(h, 'app', manyScopes, N, 'filtered connect', clients);
+        try {
+          const kinds = Array.from({ length: S }, () => ({ all: 0, failed: 0, m0: 0 }));
+          for (let i = 0; i < N; i++) {
+            const f = filterOf(i);
+            kinds[i % S][f === '' ? 'all' : f.includes('failed') ? 'failed' : 'm0']++;
+          }
+          const fanout = (k, i = k) => {
+            const { status, messageId } = mixOf(Math.floor(i / S));
+            const c = kinds[k];
+            return c.all + (status === 'failed' ? c.failed : 0) + (messageId === 'm0' ? c.m0 : 0);
+          };
+          let sum = 0;
+          for (let i = 0; i < S * 8; i++) sum += fanout(i % S, i);
+          const filtered = N - kinds.reduce((a, c) => a + c.all, 0);
+          if (wave.failed) log(`  filtered: ${wave.failed} sockets failed to connect; they show as lost deliveries`);
+          out.scenarios.filtered = {
+            ...(await ladder(h, group, 'filtered', manyScopes, fanout, wave.ready, P99_LIMIT_US, sum / (S * 8))),
+            filteredSockets: filtered,
+            connectFailed: wave.failed,
+          };
+        } finally {
+          await group.quit();
+        }
+      });
   }
   if (want('admin-firehose')) {
     await withServer('admin-firehose', async (h) => {

@@ -37,8 +37,23 @@ export function epochMicros() {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
-/** The event every peer delivers; `bt_<epoch us>` is the marker the load generator reads. */
-export function eventObject(tenantId, appId, n, us = epochMicros()) {
+/** Statuses and message ids of the `filtered` scenario's mixed events (`round` = n / scopes). */
+export const MIX_STATUSES = ['sent', 'delivered', 'queued', 'failed'];
+export const MIX_MESSAGES = 8;
+export function mixOf(round) {
+  return { status: MIX_STATUSES[round % MIX_STATUSES.length], messageId: `m${round % MIX_MESSAGES}` };
+}
+
+/**
+ * The event every peer delivers; `bt_<epoch us>` is the marker the load generator reads. With
+ * `round` (the filtered scenario) the status and message id vary (mixOf), so the marker moves
+ * to eventId.
+ */
+export function eventObject(tenantId, appId, n, us = epochMicros(), round = undefined) {
+  if (round !== undefined) {
+    const { status, messageId } = mixOf(round);
+    return { type: 'sms_status', eventId: `bt_${us}_${n}`, messageId, appId, tenantId, status, timestamp: new Date(Math.floor(us / 1000)).toISOString() };
+  }
   return {
     type: 'sms_status',
     eventId: `e${us}_${n}`,

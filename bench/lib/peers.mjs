@@ -21,6 +21,8 @@ const peersSrc = join(benchDir, 'peers');
 const peersDir = join(benchDir, '.peers');
 
 export const AUTH_TEMPLATE = '{"type":"auth","apiKey":"%KEY%"}';
+/** The gateway's auth with a per-socket tail (the keys file's KEY<TAB>TAIL lines), e.g. a filter. */
+export const AUTH_TAIL_TEMPLATE = '{"type":"auth","apiKey":"%KEY%"%TAIL%}';
 
 /** Copies bench/peers/<name> into bench/.peers/<name> and runs npm install there when it has dependencies. */
 export function installPeer(name, { allowNpm = true, projectFallback = false } = {}) {
@@ -81,6 +83,28 @@ function scopeIndex(keys) {
   return m;
 }
 
+/**
+ * Loadgen options for `sockets` gateway sockets, socket i in scope i % scopes.length, each with
+ * its own auth tail tailOf(i) ('' for none): one keys-file line per socket.
+ */
+function tailClients(ctx, keys) {
+  const idx = scopeIndex(keys);
+  return (scopes, sockets, tailOf) => ({
+    auth: AUTH_TAIL_TEMPLATE,
+    keysFile: linesFile(
+      ctx.dir,
+      `keys-tail-${scopes.length}-${sockets}.txt`,
+      Array.from({ length: sockets }, (_, i) => {
+        const [t, a] = scopes[i % scopes.length];
+        const tail = tailOf(i);
+        return tail ? `${keys.app[idx.get(`${t}/${a}`)].apiKey}\t${tail}` : keys.app[idx.get(`${t}/${a}`)].apiKey;
+      }),
+    ),
+    ready: 'auth_ok',
+    fail: 'auth_error',
+  });
+}
+
 function apiKeyClients(ctx, keys) {
   const idx = scopeIndex(keys);
   return (kind, scopes) => ({
@@ -129,6 +153,7 @@ export const PEERS = {
   gateway: {
     describe: 'this project: uWebSockets.js node fed by NATS (direct path: core NATS publish to sms.<t>.<a>.status)',
     setup: (ctx) => setupGateway(ctx, ctx.durable),
+    filters: true,
   },
   'gateway-before': {
     describe: 'this project at another commit (BENCH_BASELINE_DIR: a built checkout of it), same path as gateway: a change measured against its parent in one run',
@@ -145,6 +170,7 @@ export const PEERS = {
   'gateway-durable': {
     describe: 'this project on its durable path: JetStream publish with ack to in.sms.<t>.<a>.status, republished by SMS_EVENTS',
     setup: (ctx) => setupGateway(ctx, true),
+    filters: true,
   },
 
   'uws-ceiling': {
@@ -336,6 +362,8 @@ async function setupGateway(ctx, durable, dir = repoDir, { tokens = false } = {}
     cpuCounted: 'gateway node process + nats-server',
     publisherPids: [pub.child.pid],
     clients: apiKeyClients(ctx, clientKeys),
+    // Server-side filters (the `filtered` scenario): not in a gateway-before older than them.
+    tailClients: dir === repoDir ? tailClients(ctx, clientKeys) : undefined,
     publish: (plan) => pub.publish(plan),
     async teardown() {
       await pub.stop();

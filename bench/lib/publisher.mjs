@@ -63,7 +63,7 @@ async function run(plan) {
     const us = epochMicros();
     for (let i = first; i < first + n; i++) {
       const [t, a] = scopes[i % scopes.length];
-      const ev = eventObject(t, a, i, us);
+      const ev = eventObject(t, a, i, us, plan.mix ? Math.floor(i / scopes.length) : undefined);
       if (cfg.mode === 'msgpack-core') nc.publish(`sms.${t}.${a}.status`, pack(ev));
       else if (cfg.mode === 'json-core') nc.publish(`sms.${t}.${a}.status`, enc.encode(JSON.stringify(ev)));
       else if (cfg.mode === 'msgpack-js')

@@ -95,8 +95,13 @@ function markdown(result) {
   }
   L.push('', '### Server CPU counted', '');
   for (const [n, p] of Object.entries(result.peers)) if (p.cpuCounted) L.push(`- ${n}: ${p.cpuCounted}`);
-  for (const s of LADDERS) {
+  const filtered = Object.values(result.peers).some((p) => p.scenarios?.filtered) ? ['filtered'] : [];
+  for (const s of [...LADDERS, ...filtered]) {
     L.push('', `## ${s}`, '');
+    if (s === 'filtered') {
+      const f = Object.values(result.peers).find((p) => p.scenarios?.filtered)?.scenarios.filtered;
+      L.push(`many-scopes with server-side filters: ${f.filteredSockets} of the sockets filtered (per scope: 4 in 10 to status "failed", 1 in 10 watching one message), events mixing 4 statuses and 8 message ids. Compare with many-scopes of this same run (CPU per delivery, p99).`, '');
+    }
     L.push('| peer | offered/s | delivered/s | lost | p50 ms | p99 ms | p99.9 ms | max ms | p99 limit ms | CPU ms/100k (user) | loadgen CPU | publisher CPU | machine busy | result |');
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const [n, p] of Object.entries(result.peers)) {

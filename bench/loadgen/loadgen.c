@@ -251,14 +251,19 @@ static int send_frame(conn_t *c, int opcode, const char *p, size_t n) {
   return rc;
 }
 
+/* A keys-file line is KEY, or KEY<TAB>TAIL: %KEY% takes the key, %TAIL% the rest of the line
+ * (empty without a tab), e.g. a per-socket filter for the gateway's auth message. */
 static int send_auth(conn_t *c) {
   if (!o_auth || !*o_auth) return 0;
   const char *key = nkeys ? keys[((uint64_t)o_key_offset + c->idx) % nkeys] : "";
-  size_t kl = strlen(key), al = strlen(o_auth);
-  char *msg = malloc(al + 8 * (kl + 1) + 1);
+  const char *tab = strchr(key, '\t');
+  const char *tail = tab ? tab + 1 : "";
+  size_t kl = tab ? (size_t)(tab - key) : strlen(key), tl = strlen(tail), al = strlen(o_auth);
+  char *msg = malloc(al + 8 * (kl + 1) + 8 * (tl + 1) + 1);
   size_t m = 0;
   for (size_t i = 0; i < al;) {
     if (!strncmp(o_auth + i, "%KEY%", 5)) { memcpy(msg + m, key, kl); m += kl; i += 5; }
+    else if (!strncmp(o_auth + i, "%TAIL%", 6)) { memcpy(msg + m, tail, tl); m += tl; i += 6; }
     else msg[m++] = o_auth[i++];
   }
   int rc = send_frame(c, o_binary ? 2 : 1, msg, m);
@@ -600,7 +605,7 @@ static void load_keys(const char *path) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port P [--host 127.0.0.1] [--path /ws] [-n N] [--src-base 2 --src-count 8]\n"
-          "  [--auth TEMPLATE(with %%KEY%%, \\r \\n escapes)] [--keys FILE] [--key-offset K] [--auth-after-first]\n"
+          "  [--auth TEMPLATE(with %%KEY%% and %%TAIL%%, \\r \\n escapes)] [--keys FILE] [--key-offset K] [--auth-after-first]\n"
           "  [--binary] [--ready MATCH] [--fail MATCH] [--marker bt_] [--type-key '\"type\":\"'] [--sample K]\n"
           "  [--concurrency C] [--auth-timeout S] [--max-seconds S] [--label L]\n");
   exit(2);

@@ -22,6 +22,7 @@ import { ItemQueue } from "./item-queue.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
 import { abandonSocket, type WebSocketLike } from "./socket.js";
 import { MIN_REFRESH_DELAY_MS, planRefresh } from "./token-refresh.js";
+import { frames as watchFrames, WatchSet } from "./watch-set.js";
 import type {
   ClientEventMap,
   ClientItem,
@@ -52,6 +53,10 @@ interface Connection {
   refreshFailures: number;
   /** Lower bound of the next refresh delay (see token-refresh.ts). */
   refreshFloorMs: number;
+  /** The auth message was sent: watch frames may follow it. */
+  authSent: boolean;
+  /** One entry per watch/unwatch frame sent, in order; each watch_ok answers the oldest. */
+  watchAnswers: (((count: number) => void) | undefined)[];
 }
 
 type Listeners = { [K in keyof ClientEventMap]: Set<(payload: ClientEventMap[K]) => void> };
@@ -87,10 +92,14 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
   #everAuthenticated = false;
   /** When the last authenticated socket went away; cleared once a later socket is live. */
   #disconnectedAt: number | undefined;
+  /** Messages followed (a filter with messageIds); undefined: watch() is not available. */
+  readonly #watched: WatchSet | undefined;
 
   constructor(options: ClientOptions) {
     this.#options = resolveOptions(options);
     this.#seen = new EventIdWindow(this.#options.dedupeWindow);
+    const ids = this.#options.filter?.messageIds;
+    this.#watched = ids === undefined ? undefined : new WatchSet(ids);
     if (this.#options.resumeFrom) {
       this.#epoch = this.#options.resumeFrom.epoch;
       this.#lastSeq = this.#options.resumeFrom.seq;
@@ -163,6 +172,46 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   [Symbol.asyncIterator](): AsyncIterator<ClientItem> {
     return this.items();
+  }
+
+  /**
+   * Follow these messages too (the client's filter must have `messageIds`, `[]` for none yet).
+   * Resolves with the number of messages the server follows for this socket (`watch_ok`); when
+   * no socket is live, or it drops before answering, with the client's own count: the set is
+   * sent again with every new socket, so watches survive reconnects. Ids outside a token's
+   * messageIds ceiling or beyond the server's limit are not followed (not counted).
+   */
+  watch(messageIds: readonly string[]): Promise<number> {
+    return this.#changeWatch("watch", messageIds);
+  }
+
+  /** Stop following these messages; resolves like watch(). */
+  unwatch(messageIds: readonly string[]): Promise<number> {
+    return this.#changeWatch("unwatch", messageIds);
+  }
+
+  #changeWatch(type: "watch" | "unwatch", messageIds: readonly string[]): Promise<number> {
+    const watched = this.#watched;
+    if (watched === undefined) {
+      return Promise.reject(new TypeError(`SmsWsClient.${type} needs a filter with messageIds (e.g. filter: { messageIds: [] })`));
+    }
+    if (!Array.isArray(messageIds) || !messageIds.every((id) => typeof id === "string" && id.length > 0)) {
+      return Promise.reject(new TypeError(`SmsWsClient.${type}: messageIds must be an array of non-empty strings`));
+    }
+    const changed = type === "watch" ? watched.add(messageIds) : watched.remove(messageIds);
+    const conn = this.#conn;
+    if (changed.length === 0 || conn === undefined || !conn.authSent || this.#closed) return Promise.resolve(watched.size);
+    return new Promise((resolve) => {
+      const frames = watchFrames(type, changed);
+      try {
+        frames.forEach((frame, i) => {
+          conn.socket.send(frame);
+          conn.watchAnswers.push(i === frames.length - 1 ? resolve : undefined);
+        });
+      } catch {
+        resolve(watched.size); // the socket is closing: the next one carries the set
+      }
+    });
   }
 
   /** Closes the socket (1000), stops reconnecting, ends every iterator. Idempotent. */
@@ -261,6 +310,8 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       refreshTimer: undefined,
       refreshFailures: 0,
       refreshFloorMs: MIN_REFRESH_DELAY_MS,
+      authSent: false,
+      watchAnswers: [],
     };
     this.#conn = conn;
     socket.onopen = () => {
@@ -285,9 +336,18 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     const from = this.#options.resume ? this.position : undefined;
     conn.resumeFrom = from;
     // A token goes where the seed protocol puts the key, so the server needs no new field.
-    const auth = from ? { type: "auth", apiKey: conn.credential, resume: from } : { type: "auth", apiKey: conn.credential };
+    const auth: Record<string, unknown> = from ? { type: "auth", apiKey: conn.credential, resume: from } : { type: "auth", apiKey: conn.credential };
+    // Followed messages beyond the auth message's share go right behind it, before any replay.
+    const plan = this.#watched?.authPlan(this.#options.filter ?? {});
+    const filter = plan?.filter ?? this.#options.filter;
+    if (filter !== undefined) auth.filter = filter;
     try {
       conn.socket.send(JSON.stringify(auth));
+      conn.authSent = true;
+      for (const frame of plan?.frames ?? []) {
+        conn.socket.send(frame);
+        conn.watchAnswers.push(undefined);
+      }
     } catch {
       return; // the socket is closing under us; its close event decides what happens next
     }
@@ -329,6 +389,9 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
         return;
       case "event":
         this.#deliver(frame.event);
+        return;
+      case "watch_ok":
+        conn.watchAnswers.shift()?.(frame.count);
         return;
     }
   }
@@ -377,6 +440,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   /** A socket is gone (closed by the server or the network, or dropped by the watchdog). */
   #socketGone(conn: Connection, code: number, reason: string): void {
+    this.#settleWatches(conn);
     this.#stopWatchdog();
     this.#stopRefresh(conn);
     if (conn.authenticated && this.#disconnectedAt === undefined) this.#disconnectedAt = this.#options.now();
@@ -483,6 +547,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn) {
+      this.#settleWatches(conn);
       this.#stopRefresh(conn);
       abandonSocket(conn.socket, 1000, "client closed", true);
     }
@@ -490,6 +555,12 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     if (error) this.#emitError(error);
     for (const queue of [...this.#queues]) queue.end(error);
     this.#queues.clear();
+  }
+
+  /** Watches a gone socket never answered resolve with the client's own count. */
+  #settleWatches(conn: Connection): void {
+    const answers = conn.watchAnswers.splice(0);
+    for (const answer of answers) answer?.(this.#watched?.size ?? 0);
   }
 
   // ---- heartbeat watchdog ------------------------------------------------------------------

@@ -14,6 +14,8 @@ export type ServerFrame =
   | { type: "auth_error"; error: string }
   | { type: "resumed"; replayed: number }
   | { type: "resume_failed"; reason: string }
+  /** Answer to a watch or unwatch: messages now followed; `ignored`: ids the server did not add. */
+  | { type: "watch_ok"; count: number; ignored: number }
   | { type: "ping" }
   | { type: "event"; event: SmsEvent }
   | { type: "unknown"; name: string }
@@ -60,6 +62,9 @@ export function parseServerFrame(text: string): ServerFrame {
       return { type: "resumed", replayed: typeof o.replayed === "number" ? o.replayed : 0 };
     case "resume_failed":
       return { type: "resume_failed", reason: typeof o.reason === "string" ? o.reason : "unknown" };
+    case "watch_ok":
+      if (typeof o.count !== "number" || !Number.isSafeInteger(o.count) || o.count < 0) return { type: "invalid", problem: "watch_ok without a count" };
+      return { type: "watch_ok", count: o.count, ignored: typeof o.ignored === "number" ? o.ignored : 0 };
     case "sms_status":
     case "sms_inbound":
       return parseEvent(o, o.type);

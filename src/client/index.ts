@@ -12,6 +12,7 @@ export { closeAction, HEARTBEAT_TIMEOUT_CLOSE, type CloseAction } from "./close-
 export { EventIdWindow } from "./dedupe.js";
 export { DEFAULTS, type ClientOptions, type GetToken, type ReconnectOptions, type Timers } from "./options.js";
 export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
+export type { ClientFilter } from "./watch-set.js";
 export type {
   ClientEventMap,
   ClientItem,

@@ -1,6 +1,7 @@
 /** Client options, their defaults (all in one place) and their validation. */
 import type { WebSocketConstructor } from "./socket.js";
 import type { StreamPosition } from "./types.js";
+import type { ClientFilter } from "./watch-set.js";
 
 /** Timer functions, injectable for tests; default to the global ones. */
 export interface Timers {
@@ -46,6 +47,11 @@ export interface ClientOptions {
   resumeFrom?: StreamPosition;
   /** How many recent event ids to remember for de-duplication. Default 10000. */
   dedupeWindow?: number;
+  /**
+   * Server-side filter, sent in every auth message (README "Filters"). With `messageIds`
+   * (`[]` for none yet) the client may watch() and unwatch() messages.
+   */
+  filter?: ClientFilter;
   /** Returns [0, 1); default Math.random. For tests of the backoff. */
   random?: () => number;
   timers?: Timers;
@@ -65,6 +71,7 @@ export interface ResolvedOptions {
   readonly resume: boolean;
   readonly resumeFrom: StreamPosition | undefined;
   readonly dedupeWindow: number;
+  readonly filter: ClientFilter | undefined;
   readonly random: () => number;
   readonly timers: Timers;
   readonly now: () => number;
@@ -134,6 +141,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     resume: options.resume ?? DEFAULTS.resume,
     resumeFrom: from === undefined ? undefined : Object.freeze({ epoch: from.epoch, seq: from.seq }),
     dedupeWindow,
+    filter: resolveFilter(options.filter),
     random: options.random ?? Math.random,
     timers: options.timers ?? globalTimers,
     now: options.now ?? Date.now,
@@ -154,4 +162,16 @@ function resolveCredential(options: ClientOptions): Credential {
     throw new TypeError("SmsWsClient option apiKey is invalid: expected a non-empty string");
   }
   return Object.freeze({ kind: "apiKey", apiKey });
+}
+
+function resolveFilter(filter: ClientFilter | undefined): ClientFilter | undefined {
+  if (filter === undefined) return undefined;
+  if (typeof filter !== "object" || filter === null) throw invalid("filter", filter, "{ types?, statuses?, messageIds? }");
+  for (const field of ["types", "statuses", "messageIds"] as const) {
+    const list = filter[field];
+    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string" && x.length > 0))) {
+      throw invalid(`filter.${field}`, list, "an array of non-empty strings");
+    }
+  }
+  return Object.freeze({ ...filter });
 }

@@ -183,6 +183,18 @@ export const settings = {
     "Authenticated sockets one tenant may hold on this node (beyond: auth_error, close 4429); 0 disables",
     integer(0),
   ),
+  watchMaxMessageIds: setting(
+    "WATCH_MAX_MESSAGE_IDS",
+    "1000",
+    "Message ids one socket may follow (filter.messageIds plus watch); ids beyond are not added (watch_ok says how many)",
+    integer(1, 100_000),
+  ),
+  filterMaxTopics: setting(
+    "FILTER_MAX_TOPICS",
+    "4096",
+    "uWS topics one socket's filter may compile to (messageIds x statuses x feeds); a filter needing more is refused (4400)",
+    integer(1, 1_000_000),
+  ),
   allowedOrigins: setting(
     "ALLOWED_ORIGINS",
     "*",

@@ -111,6 +111,11 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     natsReconnects: new Counter({ name: "smsws_nats_reconnects_total", help: "NATS reconnections", registers }),
     activeScopes: new Gauge({ name: "smsws_active_scopes", help: "Distinct scopes with at least one socket", registers }),
     natsSubscriptions: new Gauge({ name: "smsws_nats_subscriptions", help: "Event subscriptions held on NATS", registers }),
+    derivedTopics: new Gauge({
+      name: "smsws_derived_topics",
+      help: "Derived uWS topics (filters: type, status, message) with at least one socket",
+      registers,
+    }),
     keys: new Gauge({ name: "smsws_keys", help: "API keys in the key store", registers }),
     keysLastUpdate: new Gauge({
       name: "smsws_keys_last_update_timestamp_seconds",

@@ -6,6 +6,7 @@
 import { ClientProtocolError } from "../errors.js";
 import { scopeOfRecord, type KeyRecord } from "../keys/key-record.js";
 import type { AuthOutcome } from "../metrics/metrics.js";
+import type { EventFilter } from "../scope/filter.js";
 import type { Scope } from "../scope/scope.js";
 import type { TokenFilter } from "../tokens/claims.js";
 import { isConnectionToken } from "../tokens/credential.js";
@@ -23,6 +24,8 @@ export type AuthDecision =
       scope: Scope;
       /** A token's filter claim: a ceiling on what the socket may receive. */
       filter?: TokenFilter;
+      /** The filter the auth message asked for (intersected with the ceiling by the server). */
+      requestedFilter?: EventFilter;
       resume?: ResumeRequest;
     };
 
@@ -40,15 +43,18 @@ export function authenticate(frame: ArrayBuffer, isBinary: boolean, credentials:
     if (!(err instanceof ClientProtocolError)) throw err;
     return { type: "reject", outcome: "bad_request", refusal: { code: err.closeCode, reason: err.message } };
   }
-  const resume = auth.resume === undefined ? {} : { resume: auth.resume };
+  const asked = {
+    ...(auth.resume === undefined ? {} : { resume: auth.resume }),
+    ...(auth.filter === undefined ? {} : { requestedFilter: auth.filter }),
+  };
   if (isConnectionToken(auth.credential)) {
     const verdict = credentials.token(auth.credential);
     if (!verdict.ok) return tokenRefusal(verdict);
-    return { type: "accept", outcome: "token_ok", credential: tokenCredential(verdict), scope: verdict.scope, ...filterOf(verdict), ...resume };
+    return { type: "accept", outcome: "token_ok", credential: tokenCredential(verdict), scope: verdict.scope, ...filterOf(verdict), ...asked };
   }
   const found = credentials.apiKey(auth.credential);
   if (found === undefined) return { type: "reject", outcome: "invalid_key", refusal: Refusals.invalidKey };
-  return { type: "accept", outcome: "ok", credential: { kind: "key", hash: found.hash }, scope: scopeOfRecord(found.record), ...resume };
+  return { type: "accept", outcome: "ok", credential: { kind: "key", hash: found.hash }, scope: scopeOfRecord(found.record), ...asked };
 }
 
 export function tokenRefusal(verdict: Extract<TokenVerdict, { ok: false }>): Extract<AuthDecision, { type: "reject" }> {

@@ -6,6 +6,9 @@
  */
 import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
+import { ID_PATTERN } from "../events/event.js";
+import { parseFilter, type EventFilter } from "../scope/filter.js";
+import { FILTER_LIMITS } from "../tokens/limits.js";
 
 export interface ResumeRequest {
   epoch: string;
@@ -17,10 +20,19 @@ export interface AuthMessage {
   /** An API key or a connection token: the seed's `apiKey` field carries either; `token` too. */
   credential: string;
   resume?: ResumeRequest;
+  /** The filter asked for (README.md, "Filters and watches"); absent: the whole scope (within a token's ceiling). */
+  filter?: EventFilter;
 }
 
-/** Frames an authenticated socket may send; `other` is ignored. */
-export type ClientMessage = { type: "refresh"; token: string | undefined } | { type: "other" };
+/**
+ * Frames an authenticated socket may send; `other` is ignored. `invalid`: a known type that is
+ * malformed (answered auth_error and 4400, like a malformed auth message).
+ */
+export type ClientMessage =
+  | { type: "refresh"; token: string | undefined }
+  | { type: "watch" | "unwatch"; messageIds: readonly string[] }
+  | { type: "invalid"; reason: string }
+  | { type: "other" };
 
 /** A token with a filter claim is long; the 4 KiB frame limit bounds it anyway. */
 const MAX_CREDENTIAL_LENGTH = 4096;
@@ -56,6 +68,7 @@ export function parseAuthMessage(frame: ArrayBuffer, isBinary: boolean): AuthMes
   if (credential.length > MAX_CREDENTIAL_LENGTH) throw bad(`${o.apiKey === undefined ? "token" : "apiKey"} is too long`);
   const auth: AuthMessage = { type: "auth", credential };
   if (o.resume !== undefined && o.resume !== null) auth.resume = parseResume(o.resume);
+  if (o.filter !== undefined && o.filter !== null) auth.filter = parseFilter(o.filter);
   return auth;
 }
 
@@ -85,5 +98,16 @@ export function parseClientMessage(frame: ArrayBuffer, isBinary: boolean): Clien
   if (typeof value !== "object" || value === null || Array.isArray(value)) return { type: "other" };
   const o = value as Record<string, unknown>;
   if (o.type === "refresh") return { type: "refresh", token: typeof o.token === "string" ? o.token : undefined };
+  if (o.type === "watch" || o.type === "unwatch") return parseWatch(o.type, o.messageIds);
   return { type: "other" };
+}
+
+/** `{"type":"watch"|"unwatch","messageIds":[...]}`: at most FILTER_LIMITS.messageIds ids a frame. */
+function parseWatch(type: "watch" | "unwatch", ids: unknown): ClientMessage {
+  const limit = FILTER_LIMITS.messageIds;
+  if (!Array.isArray(ids) || ids.length > limit) return { type: "invalid", reason: `${type}.messageIds must be an array of at most ${limit} message ids` };
+  for (const id of ids) {
+    if (typeof id !== "string" || !ID_PATTERN.test(id)) return { type: "invalid", reason: `${type}.messageIds: ${JSON.stringify(String(id).slice(0, 32))} is not a message id` };
+  }
+  return { type, messageIds: ids as string[] };
 }

@@ -24,3 +24,8 @@ export type ResumeFailure = "retention" | "epoch" | "limit" | "unavailable";
 export function resumeFailedFrame(reason: ResumeFailure): string {
   return JSON.stringify({ type: "resume_failed", reason });
 }
+
+/** The socket's watched-id count after a watch or unwatch; `ignored`: ids not added (ceiling, limits). */
+export function watchOkFrame(count: number, ignored: number): string {
+  return JSON.stringify({ type: "watch_ok", count, ...(ignored === 0 ? {} : { ignored }) });
+}

@@ -2,6 +2,7 @@
  * What a replay needs of a socket: a narrow port the server implements (src/server/sockets.ts),
  * so that resume never depends on the server it serves.
  */
+import type { SmsEvent } from "../events/event.js";
 import type { Refusal } from "../protocol/refusal.js";
 import type { Feed } from "../scope/scope.js";
 import type { ReplayOwner } from "./replay-slots.js";
@@ -13,6 +14,8 @@ export interface ReplaySocket {
   readonly feeds: readonly Feed[];
   /** Who replays, for the per-key and per-tenant caps. */
   readonly owner: ReplayOwner;
+  /** The socket's filter (README.md, "Filters and watches"): replayed and held events it refuses are skipped. */
+  allows(event: SmsEvent): boolean;
   isClosed(): boolean;
   send(frame: string): void;
   /**

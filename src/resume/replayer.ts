@@ -78,7 +78,7 @@ export class Replayer {
   observe(topic: string, decoded: DecodedEvent): void {
     if (this.#holding.size === 0) return;
     for (const held of this.#holding) {
-      if (!held.topics.has(topic)) continue;
+      if (!held.topics.has(topic) || !held.socket.allows(decoded.event)) continue;
       held.events.push(decoded);
       if (held.events.length > this.config.resumeHeldMax) this.#abandon(held, "behind");
     }
@@ -119,8 +119,10 @@ export class Replayer {
       let replayed = 0;
       try {
         for await (const batch of opened.read.batches()) {
-          if (!(await this.#sendPaced(held, batch.map((e) => e.frame)))) return;
-          replayed += batch.length;
+          // The filter skips events, never positions: lastSent moves past the skipped ones too.
+          const frames = batch.filter((e) => socket.allows(e.event)).map((e) => e.frame);
+          if (!(await this.#sendPaced(held, frames))) return;
+          replayed += frames.length;
           lastSent = batch.at(-1)?.event.seq ?? lastSent;
         }
       } finally {

@@ -1,5 +1,5 @@
 /**
- * Server-side filters (README.md, "Filters"): a socket, a history request or an SSE stream may
+ * Server-side filters (README.md, "Filters and watches"): a socket, a history request or an SSE stream may
  * narrow what it receives inside its scope, never widen it. A filter is a value: each present
  * field narrows, an absent field does not. A token's `filter` claim is a ceiling: what a client
  * asks for is intersected with it.

@@ -16,9 +16,13 @@ import { authenticate, tokenCredential, tokenRefusal, type Credentials } from ".
 import { parseClientMessage, type ResumeRequest } from "../protocol/client-messages.js";
 import { credentialLogFields, credentialOwner, type Credential } from "../protocol/credential.js";
 import { Refusals } from "../protocol/refusal.js";
-import { authOkFrame, refreshOkFrame } from "../protocol/server-messages.js";
+import { authOkFrame, refreshOkFrame, watchOkFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
-import { scopeKey } from "../scope/scope.js";
+import { feedsOf, scopeKey } from "../scope/scope.js";
+import { intersectFilters, isNarrowing, parseFilter, NO_FILTER } from "../scope/filter.js";
+import { SocketFilter } from "../scope/socket-filter.js";
+import { ClientProtocolError } from "../errors.js";
+import type { AuthDecision } from "../protocol/authenticate.js";
 import { addressKey } from "../net/ip.js";
 import type { Refusal } from "../protocol/refusal.js";
 import type { Admission, UpgradeRefusal } from "./admission.js";
@@ -91,6 +95,7 @@ export class SocketLifecycle implements ClientHandlers {
       feeds: undefined,
       credential: undefined,
       closedBy: undefined,
+      filter: undefined,
     };
     res.cork(() => res.upgrade(data, key, protocol, extensions, context));
   }
@@ -130,6 +135,7 @@ export class SocketLifecycle implements ClientHandlers {
     if (wasAuthenticated && data.scope !== undefined && data.feeds !== undefined) {
       if (data.scope.role === "app") this.deps.admission.leaveTenant(data.scope.tenantId);
       metrics.connections.dec({ role: data.scope.role, state: "authenticated" });
+      this.deps.sockets.releaseFilter(ws);
       this.deps.feeds.release(data.feeds);
       this.deps.scopes.leave(data.scope);
       this.#gauges();
@@ -167,6 +173,7 @@ export class SocketLifecycle implements ClientHandlers {
   #afterAuth(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
     const parsed = parseClientMessage(message, isBinary);
     const data = ws.getUserData();
+    if (parsed.type === "watch" || parsed.type === "unwatch" || parsed.type === "invalid") return this.#watch(ws, parsed);
     if (parsed.type !== "refresh" || data.credential?.kind !== "token" || data.scope?.role !== "app") return;
     const { metrics, sockets, audit } = this.deps;
     const verdict = parsed.token === undefined ? undefined : this.deps.credentials.token(parsed.token);
@@ -196,6 +203,14 @@ export class SocketLifecycle implements ClientHandlers {
       return;
     }
     this.#authSettled(data);
+    const filter = this.#socketFilter(decision);
+    if (filter instanceof ClientProtocolError) {
+      metrics.auth.inc({ outcome: "bad_request" });
+      audit.write({ socket: data.id, ip: data.ip, outcome: "bad_request", detail: filter.message }, "auth rejected");
+      sockets.refuse(ws, { code: filter.closeCode, reason: filter.message });
+      return;
+    }
+    data.filter = filter;
     if (decision.scope.role === "app" && !admission.joinTenant(decision.scope.tenantId)) {
       metrics.auth.inc({ outcome: "tenant_limit" });
       audit.write({ socket: data.id, ip: data.ip, outcome: "tenant_limit", tenantId: decision.scope.tenantId }, "auth rejected");
@@ -255,7 +270,47 @@ export class SocketLifecycle implements ClientHandlers {
       return;
     }
     const tenantId = data.scope?.role === "app" ? data.scope.tenantId : undefined;
-    resumer.resume(sockets.replaySocket(ws, { key: credential === undefined ? "" : credentialOwner(credential), tenantId }), resume);
+    const port = sockets.replaySocket(ws, { key: credential === undefined ? "" : credentialOwner(credential), tenantId });
+    // Going live after a replay subscribes a filtered socket's derived topics: keep the gauge exact.
+    const goLive = data.filter === undefined ? port.goLive : () => (port.goLive(), this.#gauges());
+    resumer.resume({ ...port, goLive }, resume);
+  }
+
+  /**
+   * The socket's filter: the auth message's request under the token's ceiling (README.md, "Filters and watches").
+   * Undefined when it narrows nothing (the socket then joins its plain feed topics); a
+   * ClientProtocolError (4400) for a malformed ceiling or a filter over the limits.
+   */
+  #socketFilter(decision: Extract<AuthDecision, { type: "accept" }>): SocketFilter | undefined | ClientProtocolError {
+    const { config } = this.deps;
+    let ceiling = NO_FILTER;
+    try {
+      ceiling = parseFilter(decision.filter);
+    } catch (err) {
+      if (err instanceof ClientProtocolError) return new ClientProtocolError(err.closeCode, `token filter claim: ${err.message}`);
+      throw err;
+    }
+    const filter = intersectFilters(decision.requestedFilter ?? NO_FILTER, ceiling);
+    if (!isNarrowing(filter)) return undefined;
+    try {
+      return new SocketFilter(filter, ceiling, feedsOf(decision.scope), { maxMessageIds: config.watchMaxMessageIds, maxTopics: config.filterMaxTopics });
+    } catch (err) {
+      if (err instanceof ClientProtocolError) return err;
+      throw err;
+    }
+  }
+
+  /**
+   * `{"type":"watch"|"unwatch","messageIds"}`: only on a socket authenticated with a messageIds
+   * filter (otherwise, or malformed: auth_error and 4400, a client bug). Answered watch_ok.
+   */
+  #watch(ws: Socket, parsed: { type: "watch" | "unwatch"; messageIds: readonly string[] } | { type: "invalid"; reason: string }): void {
+    const { sockets } = this.deps;
+    if (parsed.type === "invalid") return sockets.refuse(ws, { code: CloseCode.BadRequest, reason: parsed.reason });
+    if (ws.getUserData().filter?.watches !== true) return sockets.refuse(ws, Refusals.watchWithoutFilter);
+    const result = sockets.watch(ws, parsed.messageIds, parsed.type === "unwatch");
+    sockets.send(ws, watchOkFrame(result.count, result.ignored));
+    this.#gauges();
   }
 
   /** The client has waited AUTH_TIMEOUT_MS already: the timeout counts as a failure, answered at once. */
@@ -283,5 +338,6 @@ export class SocketLifecycle implements ClientHandlers {
   #gauges(): void {
     this.deps.metrics.activeScopes.set(this.deps.scopes.size);
     this.deps.metrics.natsSubscriptions.set(this.deps.feeds.size);
+    this.deps.metrics.derivedTopics.set(this.deps.sockets.derived.size);
   }
 }

@@ -9,6 +9,8 @@ import type { Refusal } from "../protocol/refusal.js";
 import { authErrorFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import type { Feed, Scope } from "../scope/scope.js";
+import type { FilterSubscriptions, SocketFilter, WatchResult } from "../scope/socket-filter.js";
+import { DerivedTopics } from "./derived-topics.js";
 
 export interface SocketData {
   readonly id: number;
@@ -28,12 +30,16 @@ export interface SocketData {
   credential: Credential | undefined;
   /** Set when the node closed the socket, so the close handler counts it under the right code. */
   closedBy: number | undefined;
+  /** A narrowing filter (README.md, "Filters and watches"): the socket joins its filter's topics instead of its feeds'. */
+  filter: SocketFilter | undefined;
 }
 
 export type Socket = WebSocket<SocketData>;
 
 export class SocketRegistry {
   readonly #sockets = new Set<Socket>();
+  /** Derived topics in use by filtered sockets; the topic publisher reads it per event. */
+  readonly derived = new DerivedTopics();
 
   get count(): number {
     return this.#sockets.size;
@@ -94,7 +100,35 @@ export class SocketRegistry {
   goLive(ws: Socket): void {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
+    if (data.filter !== undefined) return data.filter.goLive(this.#filterSubscriptions(ws));
     for (const feed of data.feeds) ws.subscribe(feed.topic);
+  }
+
+  /** watch / unwatch on a socket with a messageIds filter: its topics change at once if live. */
+  watch(ws: Socket, messageIds: readonly string[], remove: boolean): WatchResult {
+    const filter = ws.getUserData().filter as SocketFilter;
+    const port = this.#filterSubscriptions(ws);
+    return remove ? filter.unwatch(messageIds, port) : filter.watch(messageIds, port);
+  }
+
+  /** On close: the socket's derived topics leave the bookkeeping (uWS has dropped them). */
+  releaseFilter(ws: Socket): void {
+    ws.getUserData().filter?.release({ subscribe: () => {}, unsubscribe: (feedTopic, t) => this.derived.remove(feedTopic, t) });
+  }
+
+  #filterSubscriptions(ws: Socket): FilterSubscriptions {
+    return {
+      subscribe: (feedTopic, t) => {
+        if (ws.getUserData().state === "closed") return;
+        ws.subscribe(t.topic);
+        this.derived.add(feedTopic, t);
+      },
+      unsubscribe: (feedTopic, t) => {
+        if (ws.getUserData().state === "closed") return;
+        ws.unsubscribe(t.topic);
+        this.derived.remove(feedTopic, t);
+      },
+    };
   }
 
   /**
@@ -128,6 +162,7 @@ export class SocketRegistry {
       id: data.id,
       feeds: data.feeds ?? [],
       owner,
+      allows: (event) => data.filter?.allows(event) ?? true,
       isClosed: () => data.state === "closed",
       send: (frame) => this.send(ws, frame),
       sendMany: (frames, from, budget) => this.sendMany(ws, frames, from, budget),

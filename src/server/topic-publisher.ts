@@ -8,6 +8,7 @@ import type { DecodedEvent } from "../bus/event-decoder.js";
 import type { FeedSink } from "../bus/feed-sink.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { Refusals } from "../protocol/refusal.js";
+import { derivedTopicsOf, type FamiliesInUse } from "../scope/filter-topics.js";
 import type { Feed } from "../scope/scope.js";
 
 /** Sees every event handed to a topic (resume holds them for sockets still replaying). */
@@ -18,6 +19,8 @@ export interface TopicObserver {
 /** Closes the sockets of a topic whose events were lost, so their clients resume. */
 export interface TopicSockets {
   closeTopic(topic: string, refusal: typeof Refusals.resync): void;
+  /** Derived topics in use by filtered sockets (src/scope/filter-topics.ts), by feed topic. */
+  readonly derived: { families(feedTopic: string): FamiliesInUse | undefined };
 }
 
 export class TopicPublisher implements FeedSink {
@@ -30,11 +33,26 @@ export class TopicPublisher implements FeedSink {
 
   event(feed: Feed, decoded: DecodedEvent): void {
     this.observer?.observe(feed.topic, decoded);
-    const sockets = this.app.numSubscribers(feed.topic);
+    let sockets = this.app.numSubscribers(feed.topic);
+    if (sockets > 0) this.app.publish(feed.topic, decoded.frame, false, false);
+    // Filtered sockets: the same frame to the feed's derived topics that have subscribers, only
+    // for the families in use on this feed (one map lookup when there are none).
+    const families = this.sockets.derived.families(feed.topic);
+    if (families !== undefined) sockets += this.#publishDerived(feed.topic, families, decoded);
     if (sockets === 0) return;
-    this.app.publish(feed.topic, decoded.frame, false, false);
     this.metrics.delivered(decoded.tenantId, sockets);
     if (!Number.isNaN(decoded.sentAt)) this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - decoded.sentAt) / 1000);
+  }
+
+  #publishDerived(feedTopic: string, families: FamiliesInUse, decoded: DecodedEvent): number {
+    let sockets = 0;
+    for (const topic of derivedTopicsOf(feedTopic, decoded.event, families)) {
+      const n = this.app.numSubscribers(topic);
+      if (n === 0) continue;
+      this.app.publish(topic, decoded.frame, false, false);
+      sockets += n;
+    }
+    return sockets;
   }
 
   /** Nothing to do: sequences matter to gap repair, upstream. */

@@ -8,6 +8,7 @@ import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { Refusals } from "../protocol/refusal.js";
 import { PING_FRAME } from "../protocol/server-messages.js";
+import { pingTopic } from "../scope/filter-topics.js";
 import type { Admission } from "./admission.js";
 import type { ScopeTable } from "./scopes.js";
 import type { Socket, SocketRegistry } from "./sockets.js";
@@ -63,9 +64,16 @@ export class Upkeep {
     });
   }
 
-  /** One publish per broadcast topic reaches each authenticated socket exactly once. */
+  /**
+   * One publish per broadcast topic reaches each authenticated socket exactly once; filtered
+   * sockets are on the broadcast topic's ping topic instead (src/scope/filter-topics.ts).
+   */
   #ping(): void {
-    for (const topic of this.scopes.broadcastTopics()) this.app.publish(topic, PING_FRAME, false, false);
+    for (const topic of this.scopes.broadcastTopics()) {
+      this.app.publish(topic, PING_FRAME, false, false);
+      const filtered = pingTopic(topic);
+      if (this.app.numSubscribers(filtered) > 0) this.app.publish(filtered, PING_FRAME, false, false);
+    }
   }
 
   /**
