@@ -31,4 +31,5 @@ export const Refusals = {
   maxLifetime: refusal(CloseCode.GoingAway, "max lifetime reached"),
   resync: refusal(CloseCode.GoingAway, "resync: events missed, resume"),
   retry: refusal(CloseCode.GoingAway, "try again"),
+  kicked: refusal(CloseCode.Kicked, "Kicked by an operator"),
 } as const;

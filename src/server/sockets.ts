@@ -9,6 +9,7 @@ import type { Refusal } from "../protocol/refusal.js";
 import { authErrorFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import type { Feed, Scope } from "../scope/scope.js";
+import type { DeliveryCounters } from "./delivery-counters.js";
 
 export interface SocketData {
   readonly id: number;
@@ -28,12 +29,17 @@ export interface SocketData {
   credential: Credential | undefined;
   /** Set when the node closed the socket, so the close handler counts it under the right code. */
   closedBy: number | undefined;
+  /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
+  liveAt?: readonly number[];
 }
 
 export type Socket = WebSocket<SocketData>;
 
 export class SocketRegistry {
   readonly #sockets = new Set<Socket>();
+
+  /** `counters`: snapshot at goLive, so the fleet view can tell what a socket was sent. */
+  constructor(private readonly counters?: DeliveryCounters) {}
 
   get count(): number {
     return this.#sockets.size;
@@ -94,6 +100,8 @@ export class SocketRegistry {
   goLive(ws: Socket): void {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
+    const counters = this.counters;
+    if (counters !== undefined) data.liveAt = data.feeds.map((f) => counters.topic(f.topic));
     for (const feed of data.feeds) ws.subscribe(feed.topic);
   }
 
