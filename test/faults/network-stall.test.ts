@@ -301,7 +301,7 @@ describe("network stalls and frozen peers", () => {
       `[network-stall blip] readyz during ${readyDuring}; reconnects ${reconnectsBefore}->${reconnectsAfter}; published ${pub.count}; ` +
         `delivered ${result.delivered}; lost ${result.lost}; duplicated ${result.duplicated}`,
     );
-    recordFaults({ scenario: "network-stall: node-NATS path stalled 5 s", faults: 1, published: pub.count, ...result, crashes: crashed });
+    recordFaults({ scenario: "network-stall: node-NATS path stalled 2 s", faults: 1, published: pub.count, ...result, crashes: crashed });
     expect(readyDuring).toBe(200);
     expect(reconnectsAfter).toBe(reconnectsBefore);
     expect(result).toMatchObject({ lost: 0, duplicated: 0 });
