@@ -45,6 +45,13 @@ import { SocketLifecycle } from "./server/socket-lifecycle.js";
 import { SocketRegistry } from "./server/sockets.js";
 import { TopicPublisher } from "./server/topic-publisher.js";
 import { Upkeep } from "./server/upkeep.js";
+import { BUCKETS } from "./bus/buckets.js";
+import { FLEET_COUNTS_INTERVAL_MS, FleetService } from "./fleet/fleet-service.js";
+import { nodeIdentity } from "./fleet/identity.js";
+import { FleetQuota } from "./fleet/quota.js";
+import { TenantQuotas } from "./fleet/tenant-quotas.js";
+import { DeliveryCounters } from "./server/delivery-counters.js";
+import { FleetView } from "./server/fleet-view.js";
 
 export interface GatewayNode {
   readonly port: number;
@@ -56,6 +63,8 @@ export interface GatewayNode {
   readonly sockets: SocketRegistry;
   /** Abuse-limit bookkeeping (diagnostics and tests). */
   readonly admission: Admission;
+  /** The node's id in the fleet (its `sms-ws-gateway` micro-service id). */
+  readonly fleetId: string;
   /** Run the shutdown sequence; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -104,25 +113,30 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const keys = new KeyStore(await bucket(nc, config.keyBucket, log), log);
   const signers = new SignerStore(await bucket(nc, config.signerBucket, log), log);
   const revokedTokens = new RevokedTokens(await bucket(nc, config.revokedTokensBucket, log), log, { ttlMs: config.tokenMaxTtlS * 1000 });
-  await Promise.all([keys.start(), signers.start(), revokedTokens.start()]);
+  const tenantQuotas = new TenantQuotas(await bucket(nc, BUCKETS.tenants, log), log);
+  await Promise.all([keys.start(), signers.start(), revokedTokens.start(), tenantQuotas.start()]);
   health.keysLoaded = true;
   metrics.keys.set(keys.size);
   metrics.keysLastUpdate.set(keys.lastUpdate / 1000);
 
   // Phase 3: the delivery line, bus to sockets, each stage given the next at construction:
   // FeedSubscriber -> FeedContinuity (durable path) -> TopicPublisher -> uWS topics.
-  const sockets = new SocketRegistry();
+  const deliveries = new DeliveryCounters();
+  const sockets = new SocketRegistry(deliveries);
   const scopes = new ScopeTable();
   const admission = new Admission(config);
   const reader = stream === undefined ? undefined : new StreamReader(nc);
   const replayer = reader === undefined ? undefined : new Replayer(reader, config, metrics, log);
-  const publisher = new TopicPublisher(http.app, replayer, sockets, metrics);
+  const publisher = new TopicPublisher(http.app, replayer, sockets, metrics, deliveries);
   const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log);
   const feeds = new FeedRegistry(new FeedSubscriber(nc, continuity ?? publisher, metrics, log));
+  const audit = new AuditLog(log);
+  const quota = new FleetQuota(tenantQuotas, { intervalMs: FLEET_COUNTS_INTERVAL_MS });
   const lifecycle = new SocketLifecycle({
+    quota,
     config,
     log,
-    audit: new AuditLog(log),
+    audit,
     metrics,
     health,
     admission,
@@ -143,6 +157,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     resumer: replayer,
   });
   const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log);
+  const fleet = new FleetService(nc, nodeIdentity(process.env), new FleetView(sockets, deliveries, admission, audit), quota, log);
 
   signers.on((e) => {
     if (e.type === "revoked") lifecycle.revokeSigner(e.kid);
@@ -168,6 +183,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
 
   // Start: clients from now on.
   upkeep.start();
+  await fleet.start();
   http.accept(lifecycle);
   metrics.ready.set(health.readiness().ready ? 1 : 0);
   log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch }, "gateway listening");
@@ -185,6 +201,8 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     keys.stop();
     signers.stop();
     revokedTokens.stop();
+    tenantQuotas.stop();
+    await fleet.stop();
     stream?.stop();
     clearInterval(readyGauge);
     await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
@@ -192,7 +210,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     log.info("drained");
   });
 
-  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, signerStore: signers, sockets, admission, shutdown };
+  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, signerStore: signers, sockets, admission, fleetId: fleet.id, shutdown };
 }
 
 async function listenForMetrics(metrics: Metrics, config: Config): Promise<Server> {

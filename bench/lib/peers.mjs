@@ -333,15 +333,20 @@ async function setupGateway(ctx, durable, dir = repoDir, { tokens = false } = {}
   if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
   const nats = await startNats({ jetstream: true });
   const port = await freePort();
+  const metricsPort = await freePort();
   // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gw = start(process.execPath, [...nodeArgs, main, 'serve'], {
     cwd: dir,
     // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
-    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
+    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
   });
   let clientKeys = ctx.keys;
   const teardownEarly = async () => {
+    // The node's NATS pings (2 s x 2) must not call a busy server stale: reconnects stay 0 under load.
+    const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+    const reconnects = /^smsws_nats_reconnects_total (\d+)/m.exec(text)?.[1] ?? 'unknown';
+    console.log(`  gateway: smsws_nats_reconnects_total ${reconnects} during the run`);
     await stop(gw, 1500); // sockets are gone by then; no need to sit through the drain window
     await stop(nats.child);
   };

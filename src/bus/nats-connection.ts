@@ -22,6 +22,18 @@ export interface BusConnection {
   onState(listener: (s: BusState) => void): () => void;
 }
 
+/**
+ * Stale-server detection: a PING every NATS_PING_INTERVAL_MS; when more than NATS_MAX_PINGS_OUT
+ * are unanswered at the next tick, the connection is stale and the client reconnects elsewhere.
+ * A frozen server (SIGSTOP, a silent network path: no FIN, no RST) is noticed after 4-6 s of
+ * silence, so within 10 s; a path that stalls for up to 4 s is ridden out. The server answers a
+ * PING in order with the data before it, so under load the answer waits for what is queued
+ * ahead of it on the socket: `npm run bench:quick` (a saturating load) shows no reconnect
+ * (README, "Reliability"). Was 10 s x 2 (~28 s measured).
+ */
+export const NATS_PING_INTERVAL_MS = 2000;
+export const NATS_MAX_PINGS_OUT = 2;
+
 type NatsSettings = Pick<Config, "natsServers" | "natsUser" | "natsPassword" | "natsToken">;
 
 /**
@@ -48,9 +60,9 @@ export async function connectBus(config: NatsSettings, log: Logger, name: string
     reconnectJitter: 250,
     // The first connect may race the NATS pods on a fresh deploy: keep trying instead of exiting.
     waitOnFirstConnect: true,
-    // Notice a dead server within ~20 s even if TCP does not tell us.
-    pingInterval: 10_000,
-    maxPingOut: 2,
+    // Notice a dead or frozen server within 10 s even if TCP does not tell us.
+    pingInterval: NATS_PING_INTERVAL_MS,
+    maxPingOut: NATS_MAX_PINGS_OUT,
   });
   let connected = true;
   const listeners = new Set<(s: BusState) => void>();

@@ -6,6 +6,7 @@ import { createLogger } from "../log.js";
 import { assertNativeUws } from "../runtime/uws-runtime.js";
 import { parseArgs } from "./args.js";
 import { devCommand } from "./dev-command.js";
+import { fleetCommand } from "./fleet-command.js";
 import { keysCommand } from "./keys-command.js";
 import { provisionCommand } from "./provision-command.js";
 import { publishCommand } from "./publish-command.js";
@@ -19,7 +20,7 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   // `--json` is a switch for `keys` but takes the event for `publish`.
-  const switches = argv[0] === "publish" ? ["direct", "help"] : ["json", "direct", "simulate", "help", "print-nats-config", "direct-producer"];
+  const switches = argv[0] === "publish" ? ["direct", "help"] : ["json", "direct", "simulate", "help", "print-nats-config", "direct-producer", "once"];
   const args = parseArgs(argv, switches);
   const command = args.positionals[0];
   if (args.flags.has("help") || command === "help" || command === undefined) {
@@ -57,6 +58,11 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "tokens":
       await tokensCommand(loadConfig(), args, out);
+      return;
+    case "conns":
+    case "kick":
+    case "top":
+      process.exitCode = await fleetCommand(loadConfig(), args, out, (line) => void process.stderr.write(`${line}\n`));
       return;
     default:
       throw new Error(`unknown command "${command}" (see sms-ws --help)`);

@@ -28,6 +28,15 @@ Usage:
                [--sub S] [--filter JSON] [--jti J] [--json]
                                     mint a connection token (ttl: 90s, 15m, 2h, 1d)
   sms-ws tokens revoke JTI          closes the socket using that token (4401)
+  sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N]
+               [--json] [--timeout MS]
+                                    one row per connection across the fleet (every node answers;
+                                    nodes that do not are named, exit code 3)
+  sms-ws kick SELECTORS [--json]    close the selected connections with 4410 (the SDK does not
+                                    reconnect; keys stay valid); refuses an empty selector
+  sms-ws top [--once] [--json] [--interval MS]
+                                    tenants by connections and deliveries per second, summed
+                                    over the fleet, refreshing (--once: one sample, for scripts)
   sms-ws --help
 
 ${helpText()}`;

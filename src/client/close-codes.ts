@@ -19,6 +19,8 @@ export const CloseCode = {
   Forbidden: 4403,
   /** No auth message within AUTH_TIMEOUT_MS: reconnect and authenticate at once. */
   AuthTimeout: 4408,
+  /** Kicked by an operator (`sms-ws kick`): the credential stays valid, but the SDK does not reconnect by itself. */
+  Kicked: 4410,
   /** The connection token expired: get a fresh token, reconnect, resume. */
   TokenExpired: 4419,
   /** Slow consumer, the tenant's connection cap, or a stalled replay: back off, reconnect, resume. */
@@ -43,6 +45,7 @@ export const CLOSE_ACTIONS: Readonly<Record<CloseCodeValue, CloseAction>> = {
   [CloseCode.Unauthorized]: { kind: "stop", error: "AUTH_FAILED" },
   [CloseCode.Forbidden]: { kind: "stop", error: "FORBIDDEN" },
   [CloseCode.AuthTimeout]: { kind: "reconnect" },
+  [CloseCode.Kicked]: { kind: "stop", error: "KICKED" },
   [CloseCode.TokenExpired]: { kind: "reconnect", freshCredential: true },
   [CloseCode.TooMany]: { kind: "reconnect" },
 };

@@ -11,6 +11,8 @@ export type SmsWsErrorCode =
   | "BAD_REQUEST"
   /** close 4403: origin not allowed. Fatal. */
   | "FORBIDDEN"
+  /** close 4410: an operator closed the connection (`sms-ws kick`); the key stays valid. Fatal. */
+  | "KICKED"
   /** close 1009: a frame was too big for the peer. The client reconnects. */
   | "MESSAGE_TOO_BIG"
   /** A server frame that is not JSON or an event missing a required field; it is dropped. */

@@ -17,6 +17,8 @@ export const AUTH_OUTCOMES = [
   "token_invalid",
   "token_expired",
   "token_revoked",
+  /** Refused by the fleet-wide per-tenant quota (KV sms_tenants). */
+  "tenant_quota",
 ] as const;
 export type AuthOutcome = (typeof AUTH_OUTCOMES)[number];
 

@@ -32,4 +32,5 @@ export const Refusals = {
   resync: refusal(CloseCode.GoingAway, "resync: events missed, resume"),
   retry: refusal(CloseCode.GoingAway, "try again"),
   watchWithoutFilter: refusal(CloseCode.BadRequest, "watch needs a socket authenticated with a messageIds filter"),
+  kicked: refusal(CloseCode.Kicked, "Kicked by an operator"),
 } as const;

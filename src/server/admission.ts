@@ -150,6 +150,15 @@ export class Admission {
     return true;
   }
 
+  /** Authenticated sockets the tenant holds on this node (fleet quotas share these). */
+  tenantConnections(tenantId: string): number {
+    return this.#tenants.get(tenantId) ?? 0;
+  }
+
+  tenantCounts(): ReadonlyMap<string, number> {
+    return this.#tenants;
+  }
+
   leaveTenant(tenantId: string): void {
     const n = (this.#tenants.get(tenantId) ?? 1) - 1;
     if (n <= 0) this.#tenants.delete(tenantId);

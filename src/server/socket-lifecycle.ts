@@ -52,6 +52,13 @@ export interface LifecycleDeps {
   /** The stream's incarnation for auth_ok (undefined on the direct path or before the first check). */
   stream: { readonly epoch: string | undefined };
   resumer: Resumer | undefined;
+  /** The fleet-wide per-tenant quota (src/fleet/quota.ts); absent: no fleet quota. */
+  quota?: TenantQuota;
+}
+
+/** Decides whether a tenant may add a socket on this node, which holds `current` of them now. */
+export interface TenantQuota {
+  admit(tenantId: string, current: number): boolean;
 }
 
 /** Clients choose their own close codes: only known ones become label values. */
@@ -217,6 +224,12 @@ export class SocketLifecycle implements ClientHandlers {
       sockets.refuse(ws, Refusals.tenantLimit);
       return;
     }
+    if (decision.scope.role === "app" && !this.#fleetAdmits(decision.scope.tenantId)) {
+      metrics.auth.inc({ outcome: "tenant_quota" });
+      audit.write({ socket: data.id, ip: data.ip, outcome: "tenant_quota", tenantId: decision.scope.tenantId }, "auth rejected");
+      sockets.refuse(ws, Refusals.tenantLimit);
+      return;
+    }
     const shared = this.deps.scopes.join(decision.scope);
     data.state = "subscribing";
     data.scope = shared.scope;
@@ -321,6 +334,14 @@ export class SocketLifecycle implements ClientHandlers {
     this.deps.metrics.auth.inc({ outcome: "timeout" });
     this.deps.audit.write({ socket: data.id, ip: data.ip, outcome: "timeout" }, "auth rejected");
     this.deps.sockets.refuse(ws, Refusals.timeout);
+  }
+
+  /** Joined on this node already: the fleet quota sees the count before this socket. */
+  #fleetAdmits(tenantId: string): boolean {
+    const { quota, admission } = this.deps;
+    if (quota === undefined || quota.admit(tenantId, admission.tenantConnections(tenantId) - 1)) return true;
+    admission.leaveTenant(tenantId);
+    return false;
   }
 
   #authSettled(data: SocketData): void {

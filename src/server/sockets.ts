@@ -11,6 +11,7 @@ import type { ReplaySocket } from "../resume/replay-socket.js";
 import type { Feed, Scope } from "../scope/scope.js";
 import type { FilterSubscriptions, SocketFilter, WatchResult } from "../scope/socket-filter.js";
 import { DerivedTopics } from "./derived-topics.js";
+import type { DeliveryCounters } from "./delivery-counters.js";
 
 export interface SocketData {
   readonly id: number;
@@ -32,6 +33,8 @@ export interface SocketData {
   closedBy: number | undefined;
   /** A narrowing filter (README.md, "Filters and watches"): the socket joins its filter's topics instead of its feeds'. */
   filter: SocketFilter | undefined;
+  /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
+  liveAt?: readonly number[];
 }
 
 export type Socket = WebSocket<SocketData>;
@@ -40,6 +43,9 @@ export class SocketRegistry {
   readonly #sockets = new Set<Socket>();
   /** Derived topics in use by filtered sockets; the topic publisher reads it per event. */
   readonly derived = new DerivedTopics();
+
+  /** `counters`: snapshot at goLive, so the fleet view can tell what a socket was sent. */
+  constructor(private readonly counters?: DeliveryCounters) {}
 
   get count(): number {
     return this.#sockets.size;
@@ -100,6 +106,8 @@ export class SocketRegistry {
   goLive(ws: Socket): void {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
+    const counters = this.counters;
+    if (counters !== undefined) data.liveAt = data.feeds.map((f) => counters.topic(f.topic));
     if (data.filter !== undefined) return data.filter.goLive(this.#filterSubscriptions(ws));
     for (const feed of data.feeds) ws.subscribe(feed.topic);
   }

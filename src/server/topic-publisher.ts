@@ -7,6 +7,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { DecodedEvent } from "../bus/event-decoder.js";
 import type { FeedSink } from "../bus/feed-sink.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { DeliveryCounters } from "./delivery-counters.js";
 import { Refusals } from "../protocol/refusal.js";
 import { derivedTopicsOf, type FamiliesInUse } from "../scope/filter-topics.js";
 import type { Feed } from "../scope/scope.js";
@@ -29,6 +30,7 @@ export class TopicPublisher implements FeedSink {
     private readonly observer: TopicObserver | undefined,
     private readonly sockets: TopicSockets,
     private readonly metrics: Metrics,
+    private readonly counters?: DeliveryCounters,
   ) {}
 
   event(feed: Feed, decoded: DecodedEvent): void {
@@ -41,6 +43,7 @@ export class TopicPublisher implements FeedSink {
     if (families !== undefined) sockets += this.#publishDerived(feed.topic, families, decoded);
     if (sockets === 0) return;
     this.metrics.delivered(decoded.tenantId, sockets);
+    this.counters?.published(feed.topic, decoded.tenantId, sockets);
     if (!Number.isNaN(decoded.sentAt)) this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - decoded.sentAt) / 1000);
   }
 
@@ -62,5 +65,7 @@ export class TopicPublisher implements FeedSink {
     this.sockets.closeTopic(feed.topic, Refusals.resync);
   }
 
-  ended(): void {}
+  ended(feed: Feed): void {
+    this.counters?.forget(feed.topic);
+  }
 }

@@ -82,6 +82,7 @@ describe("architecture", () => {
       scope: ["server", "resume", "node.ts", "cli"],
       events: ["server", "resume", "bus", "scope", "protocol", "node.ts", "cli"],
       server: ["node.ts", "cli"],
+      fleet: ["server", "resume", "node.ts", "cli"],
     };
     const violations: string[] = [];
     for (const [file, imports] of graph) {

@@ -55,6 +55,9 @@ describe("close codes through the SDK's reconnect decision", () => {
     expect(closeAction(CloseCode.BadRequest)).toEqual({ kind: "stop", error: "BAD_REQUEST" });
     expect(closeAction(CloseCode.Forbidden)).toEqual({ kind: "stop", error: "FORBIDDEN" });
     expect(closeAction(CloseCode.TokenExpired)).toEqual({ kind: "reconnect", freshCredential: true });
+    // An operator's kick: the SDK does not reconnect by itself (the key stays valid).
+    expect(closeAction(Refusals.kicked.code)).toEqual({ kind: "stop", error: "KICKED" });
+    expect(Refusals.kicked).toEqual({ code: 4410, reason: "Kicked by an operator" });
     for (const r of [Refusals.timeout, Refusals.tenantLimit, Refusals.slowConsumer, Refusals.replayStalled, Refusals.replayBehind, Refusals.shuttingDown, Refusals.maxLifetime, Refusals.resync, Refusals.retry]) {
       expect(closeAction(r.code).kind, r.reason).toBe("reconnect");
     }

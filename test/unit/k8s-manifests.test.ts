@@ -688,6 +688,9 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
       const queries = dashboardQueries(dashboard.panels);
       expect(queries.length).toBeGreaterThan(0);
       for (const q of queries) checkQuery(q.expr, allowed, `${file} panel "${q.title}"`);
+      // Every metric the node exports has a panel (histograms by their _bucket series).
+      const used = new Set(queries.flatMap((q) => promqlSelectors(q.expr).map((s) => s.metric.replace(/_(bucket|sum|count)$/, ""))));
+      for (const metric of Object.keys(GATEWAY_METRICS)) expect(used.has(metric), `${file}: no panel for ${metric}`).toBe(true);
     }
   });
 });

@@ -1,0 +1,164 @@
+/** The fleet's decision logic: selectors, the quota ledger, chunked replies, tenant records, top's arithmetic. */
+import { describe, expect, it } from "vitest";
+import { topRows } from "../../src/cli/fleet-command.js";
+import { parseCounts } from "../../src/fleet/fleet-service.js";
+import { chunkRows, type ConnectionRow } from "../../src/fleet/messages.js";
+import { FleetQuota } from "../../src/fleet/quota.js";
+import { isEmptySelector, parseSelector, selects, selectsNode, type ConnectionFacts } from "../../src/fleet/selector.js";
+import { parseTenantRecord } from "../../src/fleet/tenant-quotas.js";
+import { DeliveryCounters } from "../../src/server/delivery-counters.js";
+
+const node = { id: "NODEAAAA1111", name: "gw-0" };
+const keyConn: ConnectionFacts = { tenant: "t1", app: "a1", credential: { kind: "key", hash: "abcdef0123" } };
+const tokenConn: ConnectionFacts = { tenant: "t1", app: "a2", credential: { kind: "token", kid: "k1", sub: "user-7" } };
+const adminConn: ConnectionFacts = { tenant: undefined, app: undefined, credential: { kind: "key", hash: "ffff0000" } };
+
+describe("selector", () => {
+  it("parses untrusted JSON strictly", () => {
+    expect(parseSelector(undefined)).toEqual({ ok: true, selector: {} });
+    expect(parseSelector({ tenant: "t1", key: "ABCD" })).toEqual({ ok: true, selector: { tenant: "t1", key: "abcd" } });
+    expect(parseSelector([])).toMatchObject({ ok: false });
+    expect(parseSelector("x")).toMatchObject({ ok: false });
+    expect(parseSelector({ role: "app" })).toMatchObject({ ok: false, problem: expect.stringContaining("role") });
+    expect(parseSelector({ tenant: 3 })).toMatchObject({ ok: false });
+    expect(parseSelector({ tenant: "" })).toMatchObject({ ok: false });
+    expect(parseSelector({ key: "abc" })).toMatchObject({ ok: false, problem: expect.stringContaining("4") });
+    expect(parseSelector({ key: "xyz1" })).toMatchObject({ ok: false });
+    expect(parseSelector({ tenant: undefined })).toEqual({ ok: true, selector: {} });
+  });
+
+  it("empty selects all; each field narrows (AND)", () => {
+    expect(isEmptySelector({})).toBe(true);
+    expect(isEmptySelector({ sub: "u" })).toBe(false);
+    for (const c of [keyConn, tokenConn, adminConn]) expect(selects({}, node, c)).toBe(true);
+    expect(selects({ tenant: "t1" }, node, adminConn)).toBe(false);
+    expect(selects({ tenant: "t1", app: "a1" }, node, keyConn)).toBe(true);
+    expect(selects({ tenant: "t1", app: "a1" }, node, tokenConn)).toBe(false);
+    expect(selects({ key: "abcd" }, node, keyConn)).toBe(true);
+    expect(selects({ key: "abce" }, node, keyConn)).toBe(false);
+    expect(selects({ key: "abcd" }, node, tokenConn)).toBe(false);
+    expect(selects({ signer: "k1" }, node, tokenConn)).toBe(true);
+    expect(selects({ signer: "k1" }, node, keyConn)).toBe(false);
+    expect(selects({ signer: "k2" }, node, tokenConn)).toBe(false);
+    expect(selects({ sub: "user-7" }, node, tokenConn)).toBe(true);
+    expect(selects({ sub: "user-8" }, node, tokenConn)).toBe(false);
+    expect(selects({ sub: "user-7" }, node, keyConn)).toBe(false);
+  });
+
+  it("a node field matches the node's id prefix or its name", () => {
+    expect(selectsNode({ node: "NODEAAAA" }, node)).toBe(true);
+    expect(selectsNode({ node: "gw-0" }, node)).toBe(true);
+    expect(selectsNode({ node: "gw-1" }, node)).toBe(false);
+    expect(selects({ node: "gw-1" }, node, keyConn)).toBe(false);
+  });
+});
+
+describe("fleet quota", () => {
+  const quotas = { maxConnections: (t: string) => (t === "q" ? 100 : undefined) };
+
+  it("tenants without a quota are always admitted", () => {
+    const q = new FleetQuota(quotas, { intervalMs: 1000 });
+    for (let i = 0; i < 1000; i++) expect(q.admit("free", i)).toBe(true);
+    expect(q.hasQuota("free")).toBe(false);
+  });
+
+  it("splits the headroom between the nodes in one interval, and holds the total", () => {
+    let t = 0;
+    const q = new FleetQuota(quotas, { intervalMs: 1000, now: () => t });
+    q.receive({ node: "b", at: 0, tenants: { q: 0 } });
+    q.receive({ node: "c", at: 0, tenants: {} });
+    expect(q.nodes).toBe(3);
+    let local = 0;
+    while (q.admit("q", local)) local++;
+    expect(local).toBe(34); // ceil(100 / 3)
+    // Next interval: the others filled theirs too; the total holds.
+    t = 1000;
+    q.receive({ node: "b", at: 1000, tenants: { q: 34 } });
+    q.receive({ node: "c", at: 1000, tenants: { q: 32 } });
+    q.shared();
+    expect(q.remoteCount("q")).toBe(66);
+    expect(q.admit("q", local)).toBe(false);
+    // Sockets left elsewhere: headroom again, split again.
+    t = 2000;
+    q.receive({ node: "b", at: 2000, tenants: { q: 20 } });
+    q.receive({ node: "c", at: 2000, tenants: { q: 20 } });
+    q.shared();
+    let more = 0;
+    while (q.admit("q", local + more)) more++;
+    expect(more).toBe(Math.ceil((100 - 74) / 3));
+  });
+
+  it("forgets stale and departed nodes; ignores reordered counts", () => {
+    let t = 0;
+    const q = new FleetQuota(quotas, { intervalMs: 1000, now: () => t });
+    q.receive({ node: "b", at: 10, tenants: { q: 50 } });
+    q.receive({ node: "b", at: 5, tenants: { q: 1 } });
+    expect(q.remoteCount("q")).toBe(50);
+    q.receive({ node: "c", at: 10, tenants: { q: 10 } });
+    q.forget("c");
+    expect(q.remoteCount("q")).toBe(50);
+    t = 4000;
+    expect(q.remoteCount("q")).toBe(0);
+    expect(q.nodes).toBe(1);
+    q.shared();
+    expect(q.admit("q", 0)).toBe(true);
+  });
+
+  it("counts messages are checked", () => {
+    const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+    expect(parseCounts(enc({ node: "n", at: 1, tenants: { a: 2, b: -1, c: "x" } }))).toEqual({ node: "n", at: 1, tenants: { a: 2 } });
+    expect(parseCounts(enc({ node: 1, at: 1, tenants: {} }))).toBeUndefined();
+    expect(parseCounts(new TextEncoder().encode("{"))).toBeUndefined();
+  });
+
+  it("tenant records", () => {
+    expect(parseTenantRecord({ maxConnections: 5 })).toEqual({ maxConnections: 5 });
+    expect(parseTenantRecord({})).toEqual({});
+    expect(parseTenantRecord({ maxConnections: -1 })).toBeNull();
+    expect(parseTenantRecord({ maxConnections: 1.5 })).toBeNull();
+    expect(parseTenantRecord([])).toBeNull();
+    expect(parseTenantRecord(null)).toBeNull();
+  });
+});
+
+describe("replies and counters", () => {
+  const row = (socket: number): ConnectionRow => ({ node: "n", host: "h", socket, role: "app", tenant: "t", app: "a", key: "abcdef01", address: "127.0.0.1", since: "2026-01-01T00:00:00.000Z", delivered: 0, bufferedBytes: 0 });
+
+  it("conns replies are chunked under the byte limit, and always at least one", () => {
+    expect(chunkRows({ node: "n", host: "h" }, [])).toEqual([{ node: "n", host: "h", chunk: 0, chunks: 1, rows: [] }]);
+    const rows = Array.from({ length: 100 }, (_, i) => row(i));
+    const chunks = chunkRows({ node: "n", host: "h" }, rows, 2000);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.flatMap((c) => c.rows)).toEqual(rows);
+    for (const c of chunks) {
+      expect(c.chunks).toBe(chunks.length);
+      expect(JSON.stringify(c.rows).length).toBeLessThanOrEqual(2000 + 200);
+    }
+  });
+
+  it("delivery counters: per topic and per tenant; forgotten topics restart", () => {
+    const d = new DeliveryCounters();
+    d.published("t.a", "t", 3);
+    d.published("t.a", "t", 2);
+    expect(d.topic("t.a")).toBe(2);
+    expect(d.tenants().get("t")).toBe(5);
+    d.forget("t.a");
+    expect(d.topic("t.a")).toBe(0);
+  });
+
+  it("top: rates from two samples, summed over nodes", () => {
+    const before = [
+      { node: "n1", host: "", at: 0, tenants: [{ tenant: "t", connections: 1, delivered: 10 }] },
+      { node: "n2", host: "", at: 0, tenants: [{ tenant: "t", connections: 1, delivered: 0 }] },
+    ];
+    const after = [
+      { node: "n1", host: "", at: 2000, tenants: [{ tenant: "t", connections: 2, delivered: 30 }, { tenant: "u", connections: 0, delivered: 0 }] },
+      { node: "n2", host: "", at: 1000, tenants: [{ tenant: "t", connections: 1, delivered: 5 }] },
+      { node: "n3", host: "", at: 1000, tenants: [{ tenant: "v", connections: 4, delivered: 100 }] },
+    ];
+    expect(topRows(before, after)).toEqual([
+      { tenant: "v", connections: 4, perSecond: 0, delivered: 100 },
+      { tenant: "t", connections: 3, perSecond: 15, delivered: 35 },
+    ]);
+  });
+});
