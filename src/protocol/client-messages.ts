@@ -6,11 +6,10 @@
  */
 import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
+import { parseRfc3339 } from "./history-query.js";
 
-export interface ResumeRequest {
-  epoch: string;
-  seq: number;
-}
+/** From a position in one stream incarnation, or (`since`, RFC 3339) from a time. */
+export type ResumeRequest = { epoch: string; seq: number } | { sinceMs: number };
 
 export interface AuthMessage {
   type: "auth";
@@ -61,9 +60,15 @@ export function parseAuthMessage(frame: ArrayBuffer, isBinary: boolean): AuthMes
 
 function parseResume(value: unknown): ResumeRequest {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw bad("resume must be an object {epoch, seq}");
+    throw bad("resume must be an object {epoch, seq} or {since}");
   }
   const r = value as Record<string, unknown>;
+  if (r.since !== undefined) {
+    if (r.epoch !== undefined || r.seq !== undefined) throw bad("resume takes {epoch, seq} or {since}, not both");
+    const sinceMs = typeof r.since === "string" && r.since.length <= 64 ? parseSince(r.since) : NaN;
+    if (Number.isNaN(sinceMs)) throw bad("resume.since must be an RFC 3339 time such as 2025-01-31T12:00:00Z");
+    return { sinceMs };
+  }
   if (typeof r.epoch !== "string" || r.epoch.length === 0 || r.epoch.length > 128) {
     throw bad("resume.epoch must be a non-empty string");
   }
@@ -86,4 +91,13 @@ export function parseClientMessage(frame: ArrayBuffer, isBinary: boolean): Clien
   const o = value as Record<string, unknown>;
   if (o.type === "refresh") return { type: "refresh", token: typeof o.token === "string" ? o.token : undefined };
   return { type: "other" };
+}
+
+/** ms since the epoch, or NaN when not an RFC 3339 time. */
+function parseSince(value: string): number {
+  try {
+    return parseRfc3339(value, "resume.since");
+  } catch {
+    return NaN;
+  }
 }
