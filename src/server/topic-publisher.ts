@@ -20,16 +20,27 @@ export interface TopicSockets {
   closeTopic(topic: string, refusal: typeof Refusals.resync): void;
 }
 
+/**
+ * Stream transports (SSE), which uWS topics do not reach: handed every event of a topic, and told
+ * when a topic's events were lost (src/server/event-streams.ts).
+ */
+export interface TopicStreams {
+  observe(topic: string, decoded: DecodedEvent): void;
+  closeTopic(topic: string, refusal: typeof Refusals.resync): void;
+}
+
 export class TopicPublisher implements FeedSink {
   constructor(
     private readonly app: TemplatedApp,
     private readonly observer: TopicObserver | undefined,
     private readonly sockets: TopicSockets,
     private readonly metrics: Metrics,
+    private readonly streams?: TopicStreams,
   ) {}
 
   event(feed: Feed, decoded: DecodedEvent): void {
     this.observer?.observe(feed.topic, decoded);
+    this.streams?.observe(feed.topic, decoded);
     const sockets = this.app.numSubscribers(feed.topic);
     if (sockets === 0) return;
     this.app.publish(feed.topic, decoded.frame, false, false);
@@ -42,6 +53,7 @@ export class TopicPublisher implements FeedSink {
 
   lost(feed: Feed): void {
     this.sockets.closeTopic(feed.topic, Refusals.resync);
+    this.streams?.closeTopic(feed.topic, Refusals.resync);
   }
 
   ended(): void {}
