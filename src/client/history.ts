@@ -32,9 +32,17 @@ export interface HistoryPage {
 
 export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<{ status: number; text(): Promise<string> }>;
 
-/** `ws(s)://host/ws` -> `http(s)://host/v1/events`. */
+/**
+ * `ws(s)://host/ws` -> `http(s)://host/v1/events`; "" when the URL does not parse (the socket
+ * reports that; a history request then fails with HISTORY_FAILED).
+ */
 export function historyUrlOf(wsUrl: string): string {
-  const u = new URL(wsUrl);
+  let u: URL;
+  try {
+    u = new URL(wsUrl);
+  } catch {
+    return "";
+  }
   u.protocol = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : u.protocol;
   u.pathname = "/v1/events";
   u.search = "";
@@ -57,6 +65,7 @@ export function historyQueryString(query: HistoryQuery): string {
 
 /** One page. Throws SmsWsError HISTORY_FAILED with the server's status and reason. */
 export async function fetchHistoryPage(fetchImpl: FetchLike, url: string, credential: string, query: HistoryQuery): Promise<HistoryPage> {
+  if (url === "") throw new SmsWsError("HISTORY_FAILED", "history: no endpoint (set options.historyUrl)");
   const qs = historyQueryString(query);
   let status: number;
   let text: string;
