@@ -82,8 +82,8 @@ describe("history under load", () => {
       await publishing;
       await Promise.all(sockets.map((s) => s.waitForEvents(500, 20_000)));
       const max = (await scrapeMetric(metricsPort, "nodejs_eventloop_lag_max_seconds")) as number;
-      const p99 = (await scrapeMetric(metricsPort, "nodejs_eventloop_lag_p99_seconds")) as number;
-      console.log(`history-load (serve process): 40 pages x 1000 events with 50 sockets receiving 500 live events; node event-loop delay max ${(max * 1000).toFixed(1)} ms, p99 ${(p99 * 1000).toFixed(1)} ms`);
+      // Only the max: prom-client's percentiles of this window are not meaningful after its reset.
+      console.log(`history-load (serve process): 40 pages x 1000 events with 50 sockets receiving 500 live events; node event-loop delay max ${(max * 1000).toFixed(1)} ms`);
       expect(reads.every((n) => n === 1000)).toBe(true);
       for (const s of sockets) s.close();
     } finally {
