@@ -17,6 +17,7 @@ import { PEERS, makeKeys } from './lib/peers.mjs';
 import { cpuMs, kernelMem, killAll, rssKb, sleep, userCpuMs } from './lib/proc.mjs';
 import { writeReport } from './lib/report.mjs';
 import { NATS_BIN } from './lib/nats.mjs';
+import { SseGroup } from './lib/sse.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -27,11 +28,12 @@ const opt = (name, dflt) => {
 };
 const quick = flag('quick');
 
-const SCENARIOS = ['hot-scope', 'many-scopes', 'filtered', 'admin-firehose', 'connect-storm', 'idle'];
+const SCENARIOS = ['hot-scope', 'many-scopes', 'filtered', 'sse', 'admin-firehose', 'connect-storm', 'idle'];
 const cfg = quick
   ? {
       sockets: 1000, scopes: 100, admins: 20, stepSecs: 1, hardLimitS: 88, budgetS: 70,
-      ladder: { 'hot-scope': [20e3, 80e3], 'many-scopes': [10e3, 40e3], filtered: [10e3, 40e3], 'admin-firehose': [10e3, 40e3] },
+      ladder: { 'hot-scope': [20e3, 80e3], 'many-scopes': [10e3, 40e3], filtered: [10e3, 40e3], 'admin-firehose': [10e3, 40e3], sse: [5e3, 20e3] },
+      sseStreams: 200,
       bursts: [1, 100], burstCount: 2, burstGapMs: 300, drainMaxMs: 1500,
     }
   : {
@@ -41,7 +43,9 @@ const cfg = quick
         'many-scopes': [10e3, 20e3, 30e3, 50e3, 75e3, 100e3, 150e3, 200e3, 300e3],
         filtered: [10e3, 20e3, 30e3, 50e3, 75e3, 100e3, 150e3, 200e3, 300e3],
         'admin-firehose': [25e3, 50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6],
+        sse: [10e3, 20e3, 40e3, 80e3, 120e3, 160e3],
       },
+      sseStreams: 2000,
       bursts: [1, 10, 100], burstCount: 4, burstGapMs: 1000, drainMaxMs: 4000,
     };
 cfg.sockets = Number(opt('sockets', cfg.sockets));
@@ -385,6 +389,23 @@ async function runPeer(name, ctx) {
           await group.quit();
         }
       });
+  // Server-Sent Events (GET /v1/events/stream): the gateway's own HTTP transport, over the same
+  // many scopes, beside its WebSocket many-scopes above; a Node client holds the streams.
+  if (name.startsWith('gateway') && want('sse')) {
+    await withServer('sse', async (h) => {
+      const n = cfg.sseStreams;
+      const keys = Array.from({ length: n }, (_, i) => ctx.keys.app[i % manyScopes.length].apiKey);
+      const group = SseGroup.start({ port: h.port, keys });
+      try {
+        const wave = await group.waitReady(60000);
+        log(`  sse connect: ${wave.ready}/${n} streams in ${wave.ms.toFixed(0)} ms, failed ${wave.failed}`);
+        const counts = new Array(manyScopes.length).fill(0);
+        for (let i = 0; i < n; i++) counts[i % manyScopes.length]++;
+        out.scenarios.sse = { ...(await ladder(h, group, 'sse', manyScopes, (k) => counts[k], wave.ready)), streams: n, connectFailed: wave.failed };
+      } finally {
+        await group.quit();
+      }
+    });
   }
   if (want('admin-firehose')) {
     await withServer('admin-firehose', async (h) => {

@@ -10,7 +10,7 @@
  *      stops sending us clients; /healthz still answers so liveness does not kill us).
  *   2. after DRAIN_DELAY_MS: the listener closes.
  *   3. open sockets are closed with 1001, spread evenly over DRAIN_WINDOW_MS (no reconnect
- *      stampede onto the other nodes).
+ *      stampede onto the other nodes); SSE streams end the same way (`event: close`, 1001).
  *   4. the key-store watcher stops and the NATS connection drains.
  *   5. the metrics server closes and the process exits 0. If any step hangs, the process exits
  *      1 at SHUTDOWN_TIMEOUT_MS, still inside Kubernetes' grace period.
@@ -52,6 +52,11 @@ import { FleetQuota } from "./fleet/quota.js";
 import { TenantQuotas } from "./fleet/tenant-quotas.js";
 import { DeliveryCounters } from "./server/delivery-counters.js";
 import { FleetView } from "./server/fleet-view.js";
+import type { Credentials } from "./protocol/authenticate.js";
+import { EventStreams } from "./server/event-streams.js";
+import { HistoryRoute } from "./server/history-route.js";
+import { HttpAuth } from "./server/http-auth.js";
+import { StreamRoute } from "./server/stream-route.js";
 
 export interface GatewayNode {
   readonly port: number;
@@ -127,10 +132,21 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const admission = new Admission(config);
   const reader = stream === undefined ? undefined : new StreamReader(nc);
   const replayer = reader === undefined ? undefined : new Replayer(reader, config, metrics, log);
-  const publisher = new TopicPublisher(http.app, replayer, sockets, metrics, deliveries);
+  const streams = new EventStreams(stream ?? NO_STREAM, config, metrics, log);
+  const publisher = new TopicPublisher(http.app, replayer, sockets, metrics, { counters: deliveries, streams });
   const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log);
   const feeds = new FeedRegistry(new FeedSubscriber(nc, continuity ?? publisher, metrics, log));
   const audit = new AuditLog(log);
+  const credentials: Credentials = {
+    apiKey: (key) => keys.lookup(key),
+    token: (token) =>
+      verifyConnectionToken(token, {
+        signer: (kid) => signers.signer(kid),
+        isRevoked: (jti) => revokedTokens.isRevoked(jti),
+        nowMs: Date.now,
+        maxTtlS: config.tokenMaxTtlS,
+      }),
+  };
   const quota = new FleetQuota(tenantQuotas, { intervalMs: FLEET_COUNTS_INTERVAL_MS });
   const lifecycle = new SocketLifecycle({
     quota,
@@ -140,16 +156,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     metrics,
     health,
     admission,
-    credentials: {
-      apiKey: (key) => keys.lookup(key),
-      token: (token) =>
-        verifyConnectionToken(token, {
-          signer: (kid) => signers.signer(kid),
-          isRevoked: (jti) => revokedTokens.isRevoked(jti),
-          nowMs: Date.now,
-          maxTtlS: config.tokenMaxTtlS,
-        }),
-    },
+    credentials,
     sockets,
     scopes,
     feeds,
@@ -181,10 +188,20 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     if (s.type === "reconnected") void stream?.refresh().then(() => continuity?.repairAll("nats reconnected"));
   });
 
+  // The HTTP events API (history, SSE) beside the sockets: same credentials, scopes, feeds,
+  // admission and replays; SSE streams are revoked with the sockets.
+  const httpAuth = new HttpAuth({ credentials, admission, metrics, audit });
+  const history = new HistoryRoute(config, httpAuth, reader, metrics, log);
+  const streamRoute = new StreamRoute({ config, log, metrics, health, auth: httpAuth, admission, scopes, feeds, streams, resumer: replayer });
+  keys.on((e) => void (e.type === "revoked" && streams.revokeKey(e.hash)));
+  signers.on((e) => void (e.type === "revoked" && streams.revokeSigner(e.kid)));
+  revokedTokens.on((e) => void (e.type === "revoked" && streams.revokeToken(e.jti)));
+
   // Start: clients from now on.
   upkeep.start();
   await fleet.start();
-  http.accept(lifecycle);
+  streams.start();
+  http.accept(lifecycle, { history: (res, req) => history.handle(res, req), stream: (res, req) => streamRoute.handle(res, req) });
   metrics.ready.set(health.readiness().ready ? 1 : 0);
   log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch }, "gateway listening");
 
@@ -196,8 +213,9 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     metrics.ready.set(0);
     await delay(config.drainDelayMs);
     http.stopListening();
-    await upkeep.closeAllSpread(config.drainWindowMs);
+    await Promise.all([upkeep.closeAllSpread(config.drainWindowMs), streams.closeAllSpread(config.drainWindowMs)]);
     upkeep.stop();
+    streams.stop();
     keys.stop();
     signers.stop();
     revokedTokens.stop();

@@ -18,6 +18,7 @@ import { closeAction, HEARTBEAT_TIMEOUT_CLOSE } from "./close-codes.js";
 import { EventIdWindow } from "./dedupe.js";
 import { SmsWsError } from "./errors.js";
 import { parseServerFrame } from "./frames.js";
+import { backfill, fetchHistoryPage, type HistoryPage, type HistoryQuery } from "./history.js";
 import { ItemQueue } from "./item-queue.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
 import { abandonSocket, type WebSocketLike } from "./socket.js";
@@ -70,6 +71,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     error: new Set(),
     resumed: new Set(),
     resumeFailed: new Set(),
+    backfilled: new Set(),
   };
   readonly #queues = new Set<ItemQueue<ClientItem>>();
 
@@ -430,6 +432,36 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     this.#disconnectedAt = undefined;
     this.#publish("resumeFailed", failure, { kind: "resumeFailed", ...failure });
     if (this.#conn === conn) this.#setState("live");
+    if (reason === "retention" && this.#options.backfill && failure.from !== undefined) this.#backfill(failure.from);
+  }
+
+  /**
+   * One page of stored events over HTTP (`GET /v1/events`) with this client's credential (a
+   * fresh token from getToken for a token client): `{after}` (a position or a `next`), `{since}`,
+   * or neither for the newest; `limit`; `filter` inside the credential's scope.
+   */
+  async history(query: HistoryQuery = {}): Promise<HistoryPage> {
+    const fetchImpl = this.#options.fetch;
+    if (fetchImpl === undefined) throw new SmsWsError("HISTORY_FAILED", "no fetch implementation: pass options.fetch");
+    const credential = this.#options.credential;
+    let secret: string;
+    try {
+      secret = credential.kind === "apiKey" ? credential.apiKey : await this.#fetchToken();
+    } catch (cause) {
+      throw new SmsWsError("TOKEN_FETCH_FAILED", `getToken failed: ${describe(cause)}`, { cause });
+    }
+    return fetchHistoryPage(fetchImpl, this.#options.historyUrl, secret, query);
+  }
+
+  /** After resume_failed (retention): recover what the stream still holds, report the rest. */
+  #backfill(from: StreamPosition): void {
+    void backfill((q) => this.history(q), from, (event) => {
+      if (this.#closed || this.#seen.has(event.eventId)) return false;
+      this.#deliver(event);
+      return true;
+    }).then((result) => {
+      if (!this.#closed) this.#publish("backfilled", result, { kind: "backfilled", ...result });
+    });
   }
 
   #deliver(event: SmsEvent): void {

@@ -25,22 +25,27 @@ export type SmsWsErrorCode =
    * `getToken` threw, rejected, returned no token or did not answer in time. The client retries
    * with backoff (fatal only with `reconnect: false`, at connect time).
    */
-  | "TOKEN_FETCH_FAILED";
+  | "TOKEN_FETCH_FAILED"
+  /** `client.history()` or the backfill: the HTTP request failed or was refused (`httpStatus`). */
+  | "HISTORY_FAILED";
 
 export class SmsWsError extends Error {
   readonly code: SmsWsErrorCode;
   readonly closeCode: number | undefined;
   readonly fatal: boolean;
+  /** HISTORY_FAILED: the HTTP status the server answered, when it answered. */
+  readonly httpStatus: number | undefined;
 
   constructor(
     code: SmsWsErrorCode,
     message: string,
-    options: { closeCode?: number; fatal?: boolean; cause?: unknown } = {},
+    options: { closeCode?: number; fatal?: boolean; cause?: unknown; httpStatus?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SmsWsError";
     this.code = code;
     this.closeCode = options.closeCode;
     this.fatal = options.fatal ?? false;
+    this.httpStatus = options.httpStatus;
   }
 }

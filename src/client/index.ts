@@ -10,6 +10,7 @@ export { SmsWsError, type SmsWsErrorCode } from "./errors.js";
 export { backoffDelay, type BackoffOptions } from "./backoff.js";
 export { closeAction, HEARTBEAT_TIMEOUT_CLOSE, type CloseAction } from "./close-codes.js";
 export { EventIdWindow } from "./dedupe.js";
+export { historyUrlOf, type BackfillResult, type FetchLike, type HistoryFilter, type HistoryPage, type HistoryQuery } from "./history.js";
 export { DEFAULTS, type ClientOptions, type GetToken, type ReconnectOptions, type Timers } from "./options.js";
 export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
 export type { ClientFilter } from "./watch-set.js";

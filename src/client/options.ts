@@ -1,5 +1,6 @@
 /** Client options, their defaults (all in one place) and their validation. */
 import type { WebSocketConstructor } from "./socket.js";
+import { historyUrlOf, type FetchLike } from "./history.js";
 import type { StreamPosition } from "./types.js";
 import type { ClientFilter } from "./watch-set.js";
 
@@ -45,6 +46,16 @@ export interface ClientOptions {
   resume?: boolean;
   /** Position to resume from on the first connection (e.g. saved from `client.position`). */
   resumeFrom?: StreamPosition;
+  /**
+   * On `resumeFailed` with reason `retention`, page through what the stream still holds over
+   * HTTP (`GET /v1/events`), deliver it as events, and report what could not be recovered
+   * (`backfilled`). Default false.
+   */
+  backfill?: boolean;
+  /** The history endpoint; default derived from `url` (`wss://host/ws` -> `https://host/v1/events`). */
+  historyUrl?: string;
+  /** fetch implementation for history; default `globalThis.fetch`. */
+  fetch?: FetchLike;
   /** How many recent event ids to remember for de-duplication. Default 10000. */
   dedupeWindow?: number;
   /**
@@ -72,6 +83,9 @@ export interface ResolvedOptions {
   readonly resumeFrom: StreamPosition | undefined;
   readonly dedupeWindow: number;
   readonly filter: ClientFilter | undefined;
+  readonly backfill: boolean;
+  readonly historyUrl: string;
+  readonly fetch: FetchLike | undefined;
   readonly random: () => number;
   readonly timers: Timers;
   readonly now: () => number;
@@ -142,6 +156,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     resumeFrom: from === undefined ? undefined : Object.freeze({ epoch: from.epoch, seq: from.seq }),
     dedupeWindow,
     filter: resolveFilter(options.filter),
+    backfill: options.backfill ?? false,
+    historyUrl: options.historyUrl ?? historyUrlOf(options.url),
+    fetch: options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch,
     random: options.random ?? Math.random,
     timers: options.timers ?? globalTimers,
     now: options.now ?? Date.now,

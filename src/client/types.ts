@@ -1,5 +1,6 @@
 /** The public data types of the client SDK: events, states, and what listeners and iterators get. */
 import type { SmsWsError } from "./errors.js";
+import type { BackfillResult } from "./history.js";
 
 // The event shapes are the server's own (one definition). A type-only import: nothing of it
 // reaches the built JavaScript, so dist/client/ still stands alone in a browser.
@@ -69,7 +70,8 @@ export type ClientItem =
   | { kind: "event"; event: SmsEvent }
   | ({ kind: "state" } & StateChange)
   | ({ kind: "resumed" } & ResumeSuccess)
-  | ({ kind: "resumeFailed" } & ResumeFailure);
+  | ({ kind: "resumeFailed" } & ResumeFailure)
+  | ({ kind: "backfilled" } & BackfillResult);
 
 /** Listener payloads, by name, for `client.on(name, fn)`. */
 export interface ClientEventMap {
@@ -78,4 +80,6 @@ export interface ClientEventMap {
   error: SmsWsError;
   resumed: ResumeSuccess;
   resumeFailed: ResumeFailure;
+  /** With `backfill: true`, after a resume_failed for retention: what was recovered, what was lost. */
+  backfilled: BackfillResult;
 }

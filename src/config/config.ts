@@ -301,6 +301,24 @@ export const settings = {
     if (!/^[-\w]+$/.test(v)) throw new ConfigError(name, raw, "a KV bucket name (letters, digits, - and _)");
     return v;
   }),
+  historyRatePerMin: setting(
+    "HISTORY_RATE_PER_MIN",
+    "60",
+    "GET /v1/events requests per credential (API key or token signer) per minute on one node, bursts up to the same number; beyond: 429 with Retry-After",
+    integer(1, 1_000_000),
+  ),
+  historyScanMax: setting(
+    "HISTORY_SCAN_MAX",
+    "10000",
+    "Stored events of the scope one history page reads at most while applying a filter (a page may then hold fewer than limit events; follow next)",
+    integer(1000, 10_000_000),
+  ),
+  historyConcurrency: setting(
+    "HISTORY_CONCURRENCY",
+    "16",
+    "History reads running at once on one node (a quarter per credential, half per tenant); others wait up to 10 s, then 503",
+    integer(1, 1000),
+  ),
 } as const;
 
 type Settings = typeof settings;

@@ -22,6 +22,9 @@ export const AUTH_OUTCOMES = [
 ] as const;
 export type AuthOutcome = (typeof AUTH_OUTCOMES)[number];
 
+/** The statuses GET /v1/events answers with (README.md, "History over HTTP"). */
+export const HISTORY_STATUSES = ["200", "204", "400", "401", "403", "409", "410", "429", "503"] as const;
+
 export function createMetrics(options: { tenants?: readonly string[]; defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -39,7 +42,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   }
   const eventsDelivered = new Counter({
     name: "smsws_events_delivered_total",
-    help: "Socket deliveries (one event reaching one socket)",
+    help: "Deliveries (one event reaching one WebSocket or one SSE stream)",
     labelNames: ["tenant"] as const,
     registers,
   });
@@ -143,6 +146,13 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       help: "Gaps that could not be repaired (events past retention or stream unavailable)",
       registers,
     }),
+    historyRequests: new Counter({
+      name: "smsws_history_requests_total",
+      help: "GET /v1/events requests by HTTP status",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+    sseStreams: new Gauge({ name: "smsws_sse_streams", help: "Open Server-Sent Events streams (GET /v1/events/stream)", registers }),
     /** Count deliveries of one event; the tenant label is "other" unless allow-listed. */
     delivered(tenantId: string, sockets: number): void {
       if (sockets === 0) return;
@@ -154,6 +164,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   for (const outcome of ["ok", "invalid", "expired", "revoked", "scope"]) metrics.tokenRefreshes.inc({ outcome }, 0);
   for (const reason of REJECT_REASONS) metrics.eventsRejected.inc({ reason }, 0);
   for (const outcome of ["ok", "epoch", "retention", "limit", "unavailable", "stalled", "behind"]) metrics.resumes.inc({ outcome }, 0);
+  for (const status of HISTORY_STATUSES) metrics.historyRequests.inc({ status }, 0);
   receivedByKind.status.inc(0);
   receivedByKind.inbound.inc(0);
   deliveredOther.inc(0);

@@ -9,11 +9,10 @@ import { CloseCode } from "../client/close-codes.js";
 import { ID_PATTERN } from "../events/event.js";
 import { parseFilter, type EventFilter } from "../scope/filter.js";
 import { FILTER_LIMITS } from "../tokens/limits.js";
+import { parseRfc3339 } from "./history-query.js";
 
-export interface ResumeRequest {
-  epoch: string;
-  seq: number;
-}
+/** From a position in one stream incarnation, or (`since`, RFC 3339) from a time. */
+export type ResumeRequest = { epoch: string; seq: number } | { sinceMs: number };
 
 export interface AuthMessage {
   type: "auth";
@@ -74,9 +73,15 @@ export function parseAuthMessage(frame: ArrayBuffer, isBinary: boolean): AuthMes
 
 function parseResume(value: unknown): ResumeRequest {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw bad("resume must be an object {epoch, seq}");
+    throw bad("resume must be an object {epoch, seq} or {since}");
   }
   const r = value as Record<string, unknown>;
+  if (r.since !== undefined) {
+    if (r.epoch !== undefined || r.seq !== undefined) throw bad("resume takes {epoch, seq} or {since}, not both");
+    const sinceMs = typeof r.since === "string" && r.since.length <= 64 ? parseSince(r.since) : NaN;
+    if (Number.isNaN(sinceMs)) throw bad("resume.since must be an RFC 3339 time such as 2025-01-31T12:00:00Z");
+    return { sinceMs };
+  }
   if (typeof r.epoch !== "string" || r.epoch.length === 0 || r.epoch.length > 128) {
     throw bad("resume.epoch must be a non-empty string");
   }
@@ -110,4 +115,13 @@ function parseWatch(type: "watch" | "unwatch", ids: unknown): ClientMessage {
     if (typeof id !== "string" || !ID_PATTERN.test(id)) return { type: "invalid", reason: `${type}.messageIds: ${JSON.stringify(String(id).slice(0, 32))} is not a message id` };
   }
   return { type, messageIds: ids as string[] };
+}
+
+/** ms since the epoch, or NaN when not an RFC 3339 time. */
+function parseSince(value: string): number {
+  try {
+    return parseRfc3339(value, "resume.since");
+  } catch {
+    return NaN;
+  }
 }

@@ -104,18 +104,34 @@ export class Replayer {
       if (socket.isClosed()) return;
       const info = await this.reader.info();
       if (info === null) return this.#finish(held, { failed: "unavailable" }, -1);
+      if ("sinceMs" in request) return await this.#replay(held, 0, request.sinceMs);
       if (epochOf(info) !== request.epoch) return this.#finish(held, { failed: "epoch" }, -1);
       // A position beyond the stream's end was not issued by this stream incarnation.
       if (request.seq > info.state.last_seq) return this.#finish(held, { failed: "epoch" }, -1);
       if (request.seq === info.state.last_seq) return this.#finish(held, { replayed: 0 }, request.seq);
       if (request.seq + 1 < info.state.first_seq) return this.#finish(held, { failed: "retention" }, -1);
+      await this.#replay(held, request.seq, undefined);
+    } finally {
+      slot.release();
+    }
+  }
+
+  /**
+   * Replay the stored events above afterSeq, or (sinceMs) from the first one stored at or after
+   * that time, then the held live ones, then go live. A time position cannot tell whether events
+   * before the stream's first were dropped by retention: it replays what the stream holds.
+   */
+  async #replay(held: Held, afterSeq: number, sinceMs: number | undefined): Promise<void> {
+    const { socket } = held;
+    {
       const opened = await this.reader.open(
         socket.feeds.map((f) => f.subject),
-        request.seq,
+        afterSeq,
         this.config.resumeMaxEvents,
+        sinceMs,
       );
       if (opened.type === "limit") return this.#finish(held, { failed: "limit" }, -1);
-      let lastSent = request.seq;
+      let lastSent = afterSeq;
       let replayed = 0;
       try {
         for await (const batch of opened.read.batches()) {
@@ -132,8 +148,6 @@ export class Replayer {
       if (lastHeld === undefined) return;
       this.metrics.eventsReplayed.inc(replayed);
       this.#finish(held, { replayed }, lastHeld);
-    } finally {
-      slot.release();
     }
   }
 

@@ -2,7 +2,7 @@
  * Reads stored events back from SMS_EVENTS: every event on the given live-subject filters with a
  * sequence above `afterSeq`, in sequence order, decoded exactly like live ones. Used by resume
  * (per socket, streamed in batches so a long replay never sits in memory whole) and by gap repair
- * (per feed, read whole: it is bounded by RESUME_MAX_EVENTS).
+ * (per feed, read whole: it is bounded by RESUME_MAX_EVENTS), and by history (HTTP pages, below).
  */
 import { DeliverPolicy, jetstream, type Consumer, type JetStreamClient, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -63,16 +63,8 @@ export class StreamReader {
    * Start reading events on `liveFilters` with seq > afterSeq, as stored when the read starts.
    * Refuses (limit) when more than `max` are pending, before fetching any.
    */
-  async open(liveFilters: readonly string[], afterSeq: number, max: number): Promise<OpenResult> {
-    const consumers = await Promise.all(
-      liveFilters.map((f) =>
-        this.#js.consumers.get(STREAM_NAME, {
-          filter_subjects: storedOfLive(f),
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: afterSeq + 1,
-        }),
-      ),
-    );
+  async open(liveFilters: readonly string[], afterSeq: number, max: number, startTimeMs?: number): Promise<OpenResult> {
+    const consumers = await this.#consumers(liveFilters, startTimeMs === undefined ? { afterSeq } : { timeMs: startTimeMs });
     const close = async (): Promise<void> => void (await Promise.all(consumers.map((c) => c.delete().catch(() => false))));
     let pendings: number[];
     try {
@@ -113,6 +105,170 @@ export class StreamReader {
     } finally {
       await read.close();
     }
+  }
+
+  // ---- history (GET /v1/events) ------------------------------------------------------------
+
+  /**
+   * One page of stored events on `liveFilters` from a position, oldest first: at most `limit`
+   * events that `accept` lets through (the filter), reading at most `scanMax` stored events of
+   * the filters (so a narrow filter cannot make one request read the whole stream). Events are
+   * decoded one at a time as they are taken: the page never holds more than `limit` decoded
+   * events. With `keep: "last"` the page keeps the newest `limit` accepted events up to
+   * `throughSeq` instead of stopping at the first `limit` (the newest page, read in windows).
+   */
+  async page(request: PageRequest): Promise<Page> {
+    const consumers = await this.#consumers(request.liveFilters, request.from);
+    try {
+      const pendings = await Promise.all(consumers.map(async (c) => (await c.info()).num_pending));
+      const pending = pendings.reduce((a, b) => a + b, 0);
+      const scanMax = Math.min(request.scanMax, pending);
+      const sources = consumers.map((c, i) => rawMessages(c, Math.min(pendings[i] as number, scanMax)));
+      const keepLast = request.keep === "last";
+      const events: DecodedEvent[] = [];
+      let examined = 0;
+      let lastExamined: number | undefined;
+      let reachedThrough = false;
+      for await (const m of mergeRawBySeq(sources)) {
+        if (request.throughSeq !== undefined && m.seq > request.throughSeq) {
+          reachedThrough = true;
+          break;
+        }
+        examined++;
+        lastExamined = m.seq;
+        const decoded = decodeStored(m);
+        if (decoded !== undefined && request.accept(decoded)) {
+          events.push(decoded);
+          if (keepLast && events.length > request.limit) events.shift();
+          if (!keepLast && events.length >= request.limit) break;
+        }
+        if (examined >= scanMax) break;
+      }
+      return { events, examined, lastExamined, more: !reachedThrough && examined < pending };
+    } finally {
+      await Promise.all(consumers.map((c) => c.delete().catch(() => false)));
+    }
+  }
+
+  /**
+   * The newest `limit` accepted events on `liveFilters`, oldest first. The stream is read
+   * backwards in windows of sequences, each four times the last, until the page is full, the
+   * stream's start is reached, or `scanMax` stored events of the filters were examined.
+   */
+  async newest(request: Omit<PageRequest, "from" | "keep" | "throughSeq">): Promise<DecodedEvent[]> {
+    const info = await this.info();
+    if (info === null) throw new Error(`stream ${STREAM_NAME} does not exist`);
+    const first = Math.max(1, info.state.first_seq);
+    let hi = info.state.last_seq;
+    let window = Math.max(4 * request.limit, NEWEST_FIRST_WINDOW);
+    let scanLeft = request.scanMax;
+    let newer: DecodedEvent[] = [];
+    while (hi >= first && scanLeft > 0 && newer.length < request.limit) {
+      const lo = Math.max(first, hi - window + 1);
+      const older = await this.page({
+        ...request,
+        from: { afterSeq: lo - 1 },
+        limit: request.limit - newer.length,
+        scanMax: scanLeft,
+        keep: "last",
+        throughSeq: hi,
+      });
+      newer = older.events.concat(newer);
+      scanLeft -= older.examined;
+      hi = lo - 1;
+      window *= 4;
+    }
+    return newer;
+  }
+
+  /** One ordered consumer per filter, from a sequence (exclusive) or a time (inclusive). */
+  #consumers(liveFilters: readonly string[], from: StartPosition): Promise<Consumer[]> {
+    const start =
+      "afterSeq" in from
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.afterSeq + 1 }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(from.timeMs).toISOString() };
+    return Promise.all(liveFilters.map((f) => this.#js.consumers.get(STREAM_NAME, { filter_subjects: storedOfLive(f), ...start })));
+  }
+}
+
+/** Where a read starts: after a sequence, or at the first event stored at or after a time. */
+export type StartPosition = { afterSeq: number } | { timeMs: number };
+
+export interface PageRequest {
+  liveFilters: readonly string[];
+  from: StartPosition;
+  limit: number;
+  /** Stored events of the filters read at most (accepted or not). */
+  scanMax: number;
+  /** The filter: whether an event (already inside the scope) goes into the page. */
+  accept(decoded: DecodedEvent): boolean;
+  /** "first" (default): stop at `limit`; "last": keep the newest `limit` up to `throughSeq`. */
+  keep?: "first" | "last";
+  /** Read no further than this sequence. */
+  throughSeq?: number;
+}
+
+export interface Page {
+  events: DecodedEvent[];
+  /** Stored events of the filters read (accepted or not). */
+  examined: number;
+  /** The sequence of the last stored event read: where the next page starts after. */
+  lastExamined: number | undefined;
+  /** Whether stored events beyond lastExamined existed when the read started. */
+  more: boolean;
+}
+
+/** First window of the newest page, in sequences (other scopes' events share the sequence space). */
+const NEWEST_FIRST_WINDOW = 1024;
+
+interface RawStored {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+}
+
+function decodeStored(m: RawStored): DecodedEvent | undefined {
+  try {
+    return decodeBusEvent(liveOfStored(m.subject), m.data, m.seq);
+  } catch (err) {
+    if (err instanceof InvalidEventError) return undefined;
+    throw err;
+  }
+}
+
+/** Up to `max` stored messages of one consumer, undecoded, fetched in batches of at most BATCH. */
+async function* rawMessages(consumer: Consumer, max: number): AsyncGenerator<RawStored> {
+  let remaining = max;
+  while (remaining > 0) {
+    const batch = await withTimeout(fetchRaw(consumer, Math.min(BATCH, remaining)), FETCH_TIMEOUT_MS);
+    if (batch.length === 0) throw new Error(`stream read incomplete: ${remaining} of ${max} events not fetched`);
+    remaining -= batch.length;
+    yield* batch;
+  }
+}
+
+async function fetchRaw(consumer: Consumer, max: number): Promise<RawStored[]> {
+  const out: RawStored[] = [];
+  const messages = await consumer.fetch({ max_messages: max, expires: 2000 });
+  for await (const m of messages) {
+    out.push({ seq: m.seq, subject: m.subject, data: m.data });
+    if (out.length >= max || m.info.pending === 0) break;
+  }
+  return out;
+}
+
+/** Merge sources, each in sequence order, one message at a time in sequence order. */
+async function* mergeRawBySeq(sources: AsyncGenerator<RawStored>[]): AsyncGenerator<RawStored> {
+  const heads = await Promise.all(sources.map(async (s) => (await s.next()).value as RawStored | undefined));
+  for (;;) {
+    let at = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i];
+      if (h !== undefined && (at < 0 || h.seq < (heads[at] as RawStored).seq)) at = i;
+    }
+    if (at < 0) return;
+    yield heads[at] as RawStored;
+    heads[at] = (await (sources[at] as AsyncGenerator<RawStored>).next()).value as RawStored | undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * The node's uWS app and its routes: /healthz, /readyz, /ws, and 404 for everything else. It
+ * The node's uWS app and its routes: /healthz, /readyz, /ws, /v1/events (history),
+ * /v1/events/stream (SSE), and 404 for everything else. It
  * listens first, before NATS is reached (health and readiness answer; upgrades get 503
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
@@ -7,6 +8,7 @@ import uWS from "uWebSockets.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { corsFor, PREFLIGHT_HEADERS } from "./cors.js";
 import type { NodeHealth } from "./readiness.js";
 import type { Socket, SocketData } from "./sockets.js";
 
@@ -25,6 +27,12 @@ export interface ClientHandlers {
   open(ws: Socket): void;
   message(ws: Socket, message: ArrayBuffer, isBinary: boolean): void;
   close(ws: Socket, code: number): void;
+}
+
+/** What /v1/events and /v1/events/stream do once the node serves clients (history-route.ts, stream-route.ts). */
+export interface EventsHandlers {
+  history(res: HttpResponse, req: HttpRequest): void;
+  stream(res: HttpResponse, req: HttpRequest): void;
 }
 
 export type UpgradeRefusalReason =
@@ -51,6 +59,11 @@ export class HttpServer {
     close: () => {},
   };
   #listenSocket: uWS.us_listen_socket | undefined;
+  /** Until accept(): 503 "starting". */
+  #events: EventsHandlers = {
+    history: (res) => notServing(res, this.health.draining ? "draining" : "starting"),
+    stream: (res) => notServing(res, this.health.draining ? "draining" : "starting"),
+  };
 
   constructor(
     private readonly config: Config,
@@ -80,8 +93,9 @@ export class HttpServer {
   }
 
   /** Phase two of the start: clients are served from now on. */
-  accept(clients: ClientHandlers): void {
+  accept(clients: ClientHandlers, events?: EventsHandlers): void {
     this.#clients = clients;
+    if (events !== undefined) this.#events = events;
   }
 
   /** Stop accepting connections; open sockets stay. */
@@ -120,8 +134,30 @@ export class HttpServer {
       message: (ws, message, isBinary) => this.#clients.message(ws, message, isBinary),
       close: (ws, code) => this.#clients.close(ws, code),
     });
+    this.app.get("/v1/events", (res, req) => this.#events.history(res, req));
+    this.app.get("/v1/events/stream", (res, req) => this.#events.stream(res, req));
+    this.app.options("/v1/events", (res, req) => this.#preflight(res, req));
+    this.app.options("/v1/events/stream", (res, req) => this.#preflight(res, req));
     this.app.any("/*", (res) => {
       res.cork(() => res.writeStatus("404 Not Found").writeHeader("content-type", "application/json").end('{"error":"not found"}'));
     });
   }
+
+  /** CORS preflight of the events API: 204 with what a page may send, or 403 for another origin. */
+  #preflight(res: HttpResponse, req: HttpRequest): void {
+    const cors = corsFor(req.getHeader("origin"), this.config.allowedOrigins);
+    res.cork(() => {
+      if (!cors.allowed) {
+        res.writeStatus("403 Forbidden").writeHeader("content-type", "application/json").end('{"error":"origin not allowed","parameter":"Origin"}');
+        return;
+      }
+      res.writeStatus("204 No Content");
+      for (const [k, v] of [...cors.headers, ...PREFLIGHT_HEADERS]) res.writeHeader(k, v);
+      res.endWithoutBody();
+    });
+  }
+}
+
+function notServing(res: HttpResponse, reason: "starting" | "draining"): void {
+  res.cork(() => res.writeStatus("503 Service Unavailable").writeHeader("content-type", "application/json").writeHeader("retry-after", "1").end(JSON.stringify({ error: reason })));
 }

@@ -24,17 +24,28 @@ export interface TopicSockets {
   readonly derived: { families(feedTopic: string): FamiliesInUse | undefined };
 }
 
+/**
+ * Stream transports (SSE), which uWS topics do not reach: handed every event of a topic, and told
+ * when a topic's events were lost (src/server/event-streams.ts).
+ */
+export interface TopicStreams {
+  observe(topic: string, decoded: DecodedEvent): void;
+  closeTopic(topic: string, refusal: typeof Refusals.resync): void;
+}
+
 export class TopicPublisher implements FeedSink {
   constructor(
     private readonly app: TemplatedApp,
     private readonly observer: TopicObserver | undefined,
     private readonly sockets: TopicSockets,
     private readonly metrics: Metrics,
-    private readonly counters?: DeliveryCounters,
+    /** Per-topic publish counts (the fleet view's `delivered`) and stream transports (SSE). */
+    private readonly extra: { counters?: DeliveryCounters; streams?: TopicStreams } = {},
   ) {}
 
   event(feed: Feed, decoded: DecodedEvent): void {
     this.observer?.observe(feed.topic, decoded);
+    this.extra.streams?.observe(feed.topic, decoded);
     let sockets = this.app.numSubscribers(feed.topic);
     if (sockets > 0) this.app.publish(feed.topic, decoded.frame, false, false);
     // Filtered sockets: the same frame to the feed's derived topics that have subscribers, only
@@ -43,7 +54,7 @@ export class TopicPublisher implements FeedSink {
     if (families !== undefined) sockets += this.#publishDerived(feed.topic, families, decoded);
     if (sockets === 0) return;
     this.metrics.delivered(decoded.tenantId, sockets);
-    this.counters?.published(feed.topic, decoded.tenantId, sockets);
+    this.extra.counters?.published(feed.topic, decoded.tenantId, sockets);
     if (!Number.isNaN(decoded.sentAt)) this.metrics.fanoutLatency.observe(Math.max(0, Date.now() - decoded.sentAt) / 1000);
   }
 
@@ -63,9 +74,10 @@ export class TopicPublisher implements FeedSink {
 
   lost(feed: Feed): void {
     this.sockets.closeTopic(feed.topic, Refusals.resync);
+    this.extra.streams?.closeTopic(feed.topic, Refusals.resync);
   }
 
   ended(feed: Feed): void {
-    this.counters?.forget(feed.topic);
+    this.extra.counters?.forget(feed.topic);
   }
 }

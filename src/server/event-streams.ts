@@ -1,0 +1,170 @@
+/**
+ * The node's SSE streams and their delivery: uWS topics serve WebSockets only, so the
+ * TopicPublisher hands every event to this as well (its `streams` consumer). The SSE frame is
+ * encoded once per event, then written to each live stream of that topic (a map topic ->
+ * streams: the loop is over that topic's streams only) whose filter lets it through.
+ *
+ * Its timers, like Upkeep's for sockets: the `event: ping` heartbeat, and a sweep that ends
+ * streams whose token expired (4419) or that passed MAX_LIFETIME_S; slow consumers end at write
+ * time (event-stream.ts). And the drain: every stream ends with 1001, spread over the window.
+ */
+import type { Logger } from "pino";
+import type { DecodedEvent } from "../bus/event-decoder.js";
+import type { Config } from "../config/config.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { Credential } from "../protocol/credential.js";
+import { Refusals, type Refusal } from "../protocol/refusal.js";
+import { SSE_PING_FRAME, sseEvent } from "../protocol/sse-frames.js";
+import { filterAllows } from "../scope/filter.js";
+import type { EventStream } from "./event-stream.js";
+import type { TopicStreams } from "./topic-publisher.js";
+
+const SWEEP_MS = 250;
+const DRAIN_TICK_MS = 10;
+
+export class EventStreams implements TopicStreams {
+  readonly #all = new Set<EventStream>();
+  readonly #byTopic = new Map<string, Set<EventStream>>();
+  #pingTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    /** The stream's incarnation for `id:` lines (undefined on the direct path). */
+    private readonly stream: { readonly epoch: string | undefined },
+    private readonly config: Pick<Config, "pingIntervalMs" | "maxLifetimeS">,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  get count(): number {
+    return this.#all.size;
+  }
+
+  get epoch(): string | undefined {
+    return this.stream.epoch;
+  }
+
+  add(stream: EventStream): void {
+    this.#all.add(stream);
+    this.metrics.sseStreams.set(this.#all.size);
+  }
+
+  /** The stream ended: it leaves every set (called from its `ended` callback). */
+  delete(stream: EventStream): void {
+    this.#all.delete(stream);
+    for (const feed of stream.info.feeds) {
+      const set = this.#byTopic.get(feed.topic);
+      if (set === undefined) continue;
+      set.delete(stream);
+      if (set.size === 0) this.#byTopic.delete(feed.topic);
+    }
+    this.metrics.sseStreams.set(this.#all.size);
+  }
+
+  /** From now on the stream receives its topics' live events (after any replay was written). */
+  goLive(stream: EventStream): void {
+    if (stream.closed) return;
+    stream.state = "live";
+    for (const feed of stream.info.feeds) {
+      let set = this.#byTopic.get(feed.topic);
+      if (set === undefined) this.#byTopic.set(feed.topic, (set = new Set()));
+      set.add(stream);
+    }
+  }
+
+  observe(topic: string, decoded: DecodedEvent): void {
+    const streams = this.#byTopic.get(topic);
+    if (streams === undefined) return;
+    const frame = sseEvent(this.stream.epoch, decoded.event.type, decoded.event.seq, decoded.frame);
+    let n = 0;
+    for (const s of streams) {
+      if (!filterAllows(s.info.filter, decoded.event)) continue;
+      if (s.write(frame)) {
+        s.delivered++;
+        n++;
+      }
+    }
+    this.metrics.delivered(decoded.tenantId, n);
+  }
+
+  /** Events of the topic were lost: end its streams so their clients resume. */
+  closeTopic(topic: string, refusal: Refusal): void {
+    const streams = this.#byTopic.get(topic);
+    if (streams === undefined) return;
+    for (const s of [...streams]) s.close(refusal);
+  }
+
+  revokeKey(hash: string): number {
+    return this.refuseWhere((c) => c.kind === "key" && c.hash === hash, Refusals.revoked);
+  }
+
+  revokeSigner(kid: string): number {
+    return this.refuseWhere((c) => c.kind === "token" && c.kid === kid, Refusals.tokenRevoked);
+  }
+
+  revokeToken(jti: string): number {
+    return this.refuseWhere((c) => c.kind === "token" && c.jti === jti, Refusals.tokenRevoked);
+  }
+
+  /** End every stream whose credential matches (a scan: revocations are rare). */
+  refuseWhere(matches: (c: Credential) => boolean, refusal: Refusal): number {
+    let n = 0;
+    for (const s of [...this.#all]) {
+      if (!matches(s.info.credential)) continue;
+      s.close(refusal);
+      n++;
+    }
+    if (n > 0) this.metrics.auth.inc({ outcome: refusal === Refusals.revoked ? "revoked" : "token_revoked" }, n);
+    return n;
+  }
+
+  start(): void {
+    this.#pingTimer = setInterval(() => this.#ping(), this.config.pingIntervalMs);
+    this.#pingTimer.unref();
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#pingTimer);
+    clearInterval(this.#sweepTimer);
+  }
+
+  /** End every stream with 1001, spread evenly over windowMs (as Upkeep does for sockets). */
+  closeAllSpread(windowMs: number): Promise<void> {
+    const streams = [...this.#all];
+    if (streams.length === 0) return Promise.resolve();
+    const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
+    const perTick = Math.ceil(streams.length / ticks);
+    return new Promise((resolve) => {
+      let next = 0;
+      const step = (): void => {
+        const end = Math.min(streams.length, next + perTick);
+        for (; next < end; next++) (streams[next] as EventStream).close(Refusals.shuttingDown);
+        if (next >= streams.length) resolve();
+        else setTimeout(step, DRAIN_TICK_MS);
+      };
+      step();
+    });
+  }
+
+  #ping(): void {
+    for (const s of this.#all) if (s.state === "live" || s.state === "replaying") s.write(SSE_PING_FRAME);
+  }
+
+  /** Token expiry (within one sweep of exp) and the lifetime cap, off the event path. */
+  #sweep(): void {
+    const now = Date.now();
+    const lifetimeMs = this.config.maxLifetimeS * 1000;
+    for (const s of [...this.#all]) {
+      const credential = s.info.credential;
+      if (credential.kind === "token" && now >= credential.expMs) {
+        this.metrics.auth.inc({ outcome: "token_expired" });
+        this.log.debug({ stream: s.info.id }, "sse stream token expired");
+        s.close(Refusals.tokenExpired);
+      } else if (lifetimeMs > 0 && now - s.info.openedAt > lifetimeMs) {
+        s.close(Refusals.maxLifetime);
+      }
+    }
+  }
+}
