@@ -16,11 +16,11 @@ import type { Credential } from "../protocol/credential.js";
 import { Refusals, type Refusal } from "../protocol/refusal.js";
 import { SSE_PING_FRAME, sseEvent } from "../protocol/sse-frames.js";
 import { filterAllows } from "../scope/filter.js";
+import { closeSpread } from "./spread-close.js";
 import type { EventStream } from "./event-stream.js";
 import type { TopicStreams } from "./topic-publisher.js";
 
 const SWEEP_MS = 250;
-const DRAIN_TICK_MS = 10;
 
 export class EventStreams implements TopicStreams {
   readonly #all = new Set<EventStream>();
@@ -132,20 +132,7 @@ export class EventStreams implements TopicStreams {
 
   /** End every stream with 1001, spread evenly over windowMs (as Upkeep does for sockets). */
   closeAllSpread(windowMs: number): Promise<void> {
-    const streams = [...this.#all];
-    if (streams.length === 0) return Promise.resolve();
-    const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
-    const perTick = Math.ceil(streams.length / ticks);
-    return new Promise((resolve) => {
-      let next = 0;
-      const step = (): void => {
-        const end = Math.min(streams.length, next + perTick);
-        for (; next < end; next++) (streams[next] as EventStream).close(Refusals.shuttingDown);
-        if (next >= streams.length) resolve();
-        else setTimeout(step, DRAIN_TICK_MS);
-      };
-      step();
-    });
+    return closeSpread([...this.#all], windowMs, (s) => s.close(Refusals.shuttingDown));
   }
 
   #ping(): void {

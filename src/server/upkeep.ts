@@ -11,11 +11,10 @@ import { PING_FRAME } from "../protocol/server-messages.js";
 import { pingTopic } from "../scope/filter-topics.js";
 import type { Admission } from "./admission.js";
 import type { ScopeTable } from "./scopes.js";
-import type { Socket, SocketRegistry } from "./sockets.js";
+import type { SocketRegistry } from "./sockets.js";
+import { closeSpread } from "./spread-close.js";
 
 const SWEEP_MS = 250;
-/** The drain closes a slice of the sockets every tick. */
-const DRAIN_TICK_MS = 10;
 
 export class Upkeep {
   #pingTimer: NodeJS.Timeout | undefined;
@@ -48,20 +47,7 @@ export class Upkeep {
    * other nodes all at once (like NATS's lame-duck mode). Resolves when all are closed.
    */
   closeAllSpread(windowMs: number): Promise<void> {
-    const sockets = this.sockets.all();
-    if (sockets.length === 0) return Promise.resolve();
-    const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
-    const perTick = Math.ceil(sockets.length / ticks);
-    return new Promise((resolve) => {
-      let next = 0;
-      const step = (): void => {
-        const end = Math.min(sockets.length, next + perTick);
-        for (; next < end; next++) this.sockets.close(sockets[next] as Socket, Refusals.shuttingDown);
-        if (next >= sockets.length) resolve();
-        else setTimeout(step, DRAIN_TICK_MS);
-      };
-      step();
-    });
+    return closeSpread(this.sockets.all(), windowMs, (ws) => this.sockets.close(ws, Refusals.shuttingDown));
   }
 
   /**
