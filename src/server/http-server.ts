@@ -1,5 +1,6 @@
 /**
- * The node's uWS app and its routes: /healthz, /readyz, /ws, and 404 for everything else. It
+ * The node's uWS app and its routes: /healthz, /readyz, /ws, /console when CONSOLE_ENABLED
+ * (console-route.ts, registered by the node), and 404 for everything else. It
  * listens first, before NATS is reached (health and readiness answer; upgrades get 503
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
