@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Two projects: fast unit tests of the decision logic, and integration tests against real
 // nats-server processes, real uWS sockets and a different WebSocket client (ws).
@@ -19,6 +19,9 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // The console's filter and "load earlier" browser tests need the server-side filters
+          // and GET /v1/events: delete this line once both are merged.
+          exclude: [...configDefaults.exclude, "test/integration/console-filters.browser.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,

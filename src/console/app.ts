@@ -91,9 +91,16 @@ function connect(): void {
   session = { client, url, kind, credential, filter };
   disconnectButton.disabled = false;
   filterSummary.textContent = `Server-side filter: ${describeFilter(filter)}.`;
-  client.on("state", (change) => setState(change.state, describeState(change)));
-  client.on("resumed", (resumed) => setState("live", describeResumed(resumed), "resumed"));
-  client.on("resumeFailed", (failure) => setState("live", describeResumeFailed(failure), "failed"));
+  // The SDK reports how a resume went just before it goes live: the note stays on the state
+  // line while live, and goes when the socket does.
+  let resumeNote: { text: string; outcome: "resumed" | "failed" } | undefined;
+  client.on("resumed", (resumed) => (resumeNote = { text: describeResumed(resumed), outcome: "resumed" }));
+  client.on("resumeFailed", (failure) => (resumeNote = { text: describeResumeFailed(failure), outcome: "failed" }));
+  client.on("state", (change) => {
+    if (change.state === "live" && resumeNote !== undefined) setState("live", resumeNote.text, resumeNote.outcome);
+    else setState(change.state, describeState(change));
+    if (change.state !== "live") resumeNote = undefined;
+  });
   client.on("error", (error) => {
     if (!error.fatal) log(`error ${error.code}: ${error.message}`);
   });
