@@ -19,6 +19,7 @@ let nats: TestNats;
 let producer: Producer;
 let browser: Browser;
 let node: NodeProcess;
+const nodes: NodeProcess[] = [];
 const keys = new Map<string, string>();
 
 beforeAll(async () => {
@@ -26,15 +27,17 @@ beforeAll(async () => {
   producer = await startProducer(nats);
   // Keys before the node: a node process loads them all before it is ready.
   for (const tenant of ["Tfa", "Tfb", "Tfc", "Tfd"]) keys.set(tenant, await producer.key({ role: "app", tenantId: tenant, appId: APP }));
-  [node, browser] = await Promise.all([
-    freePort().then((port) => startNodeProcess(nats.url, { ...nats.nodeEnv(), ...NODE_ENV, PORT: String(port) })),
-    launchChromium(),
-  ]);
+  const started = freePort().then(async (port) => {
+    const n = await startNodeProcess(nats.url, { ...nats.nodeEnv(), ...NODE_ENV, PORT: String(port) });
+    nodes.push(n); // killed in afterAll even if the browser fails to start
+    return n;
+  });
+  [node, browser] = await Promise.all([started, launchChromium()]);
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (node?.child.exitCode === null) node.child.kill("SIGKILL");
+  for (const n of nodes) if (n.child.exitCode === null) n.child.kill("SIGKILL");
   await producer?.close();
   await nats?.stop();
 });
