@@ -15,6 +15,10 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The browser builds (scripts/build-web.mjs): the SDK bundle (packages/client) and the developer
+# console (dist/console, served at /console when CONSOLE_ENABLED=true).
+COPY scripts/build-web.mjs ./scripts/
+COPY packages/client/package.json ./packages/client/
 RUN npm run build
 
 # ---- deps: production dependencies only (no TypeScript, vitest, ws...) -----------------------
@@ -37,6 +41,7 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 # package.json is needed at runtime: its "type": "module" makes dist/*.js ESM.
 COPY package.json ./
+# dist/ includes dist/console, the developer console's static files (off unless CONSOLE_ENABLED).
 COPY --from=build /app/dist ./dist
 # Numeric uid:gid of the image's `node` user, so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000

@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Two projects: fast unit tests of the decision logic, and integration tests against real
 // nats-server processes, real uWS sockets and a different WebSocket client (ws).

@@ -38,6 +38,7 @@ import { Replayer } from "./resume/replayer.js";
 import { StreamReader } from "./resume/stream-reader.js";
 import { Admission } from "./server/admission.js";
 import { AuditLog } from "./server/audit.js";
+import { loadConsoleAssets, serveConsole } from "./server/console-route.js";
 import { HttpServer } from "./server/http-server.js";
 import { NodeHealth } from "./server/readiness.js";
 import { ScopeTable } from "./server/scopes.js";
@@ -88,6 +89,8 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const metrics = createMetrics({ tenants: config.metricsTenants });
   const health = new NodeHealth(config.streamEnabled);
   const http = new HttpServer(config, health, metrics);
+  // Static files only, so served from the first phase on (README.md, "Developer console").
+  if (config.consoleEnabled) serveConsole(http.app, loadConsoleAssets());
   const metricsServer = await listenForMetrics(metrics, config);
   const port = await http.listen();
   const readyGauge = setInterval(() => metrics.ready.set(health.readiness().ready ? 1 : 0), 1000);

@@ -2,7 +2,8 @@
  * `sms-ws dev` (what `npm start` runs): a node that needs nothing installed but nats-server.
  * Without NATS_URL it starts a local nats-server with JetStream in a temporary directory, creates
  * the key, signer and revoked-token buckets, one app key, one admin key, a token signer and a
- * one-hour connection token, prints them, optionally simulates traffic, and serves.
+ * one-hour connection token, prints them (and links to the developer console at /console with
+ * the token or the app key in the URL fragment), optionally simulates traffic, and serves.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +31,8 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
     DRAIN_DELAY_MS: "0",
     // A development node provisions its own stream and buckets (production: `sms-ws provision`).
     AUTO_PROVISION: "true",
+    // The developer console at /console (README.md, "Developer console").
+    CONSOLE_ENABLED: "true",
     DRAIN_WINDOW_MS: "1000",
     SHUTDOWN_TIMEOUT_MS: "10000",
     ...env,
@@ -81,6 +84,13 @@ export async function devCommand(env: NodeJS.ProcessEnv, args: ParsedArgs, log: 
   out(`token     (tenant ${DEV_TENANT}, app ${DEV_APP}, 1 h, signer ${signer.kid}):`);
   out(`  ${token}`);
   out(`  pages get tokens, never keys; mint more: sms-ws token --signer-key ${signerKeyFile} --kid ${signer.kid} --tenant ${DEV_TENANT} --app ${DEV_APP} --ttl 15m`);
+  if (config.consoleEnabled) {
+    // Credentials go in the fragment: browsers never send it, so no server or proxy logs it.
+    // The token link is the one to prefer (what a real page holds); never the admin key.
+    const consoleUrl = `http://localhost:${node.port}/console`;
+    out(`console:  ${consoleUrl}#token=${token}`);
+    out(`          ${consoleUrl}#key=${app.apiKey}   (app key; the token link expires in 1 h)`);
+  }
   out(`try:  npx wscat -c ws://localhost:${node.port}/ws   then send {"type":"auth","apiKey":"${app.apiKey}"}`);
   if (args.flags.has("simulate")) {
     stopSimulation = startSimulation(node.bus.nc, { tenantId: DEV_TENANT, appId: DEV_APP }, log, {

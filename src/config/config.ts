@@ -236,6 +236,12 @@ export const settings = {
   streamReplicas: setting("STREAM_REPLICAS", "1", "SMS_EVENTS replicas (3 on a NATS cluster)", integer(1, 5)),
   streamStorage: setting("STREAM_STORAGE", "file", "SMS_EVENTS storage", oneOf("file", "memory")),
   keyBucket: setting("KEY_BUCKET", "sms_api_keys", "NATS KV bucket of API keys", text),
+  consoleEnabled: setting(
+    "CONSOLE_ENABLED",
+    "false",
+    "Serve the developer console, a browser app, at /console (static files, no credentials in it; `sms-ws dev` sets it)",
+    boolean,
+  ),
   autoProvision: setting(
     "AUTO_PROVISION",
     "false",

@@ -22,6 +22,9 @@ function phone(): string {
   return `+1555${String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0")}`;
 }
 
+/** A few customers who write more than once, so the console shows real conversations. */
+const SENDERS = 4;
+
 /** Start the trickle; returns a function that stops it. */
 export function startSimulation(
   nc: NatsConnection,
@@ -29,6 +32,7 @@ export function startSimulation(
   log: Logger,
   options: PublishOptions & { intervalMs?: number } = {},
 ): () => void {
+  const senders = Array.from({ length: SENDERS }, phone);
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
   const later = (ms: number, fn: () => void): void => {
@@ -58,7 +62,7 @@ export function startSimulation(
       nc,
       {
         messageId: messageId(),
-        from: phone(),
+        from: senders[Math.floor(Math.random() * senders.length)] as string,
         to: "+15551234567",
         body: replies[Math.floor(Math.random() * replies.length)] as string,
         tenantId: target.tenantId,

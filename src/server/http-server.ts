@@ -1,6 +1,7 @@
 /**
  * The node's uWS app and its routes: /healthz, /readyz, /ws, /v1/events (history),
- * /v1/events/stream (SSE), and 404 for everything else. It
+ * /v1/events/stream (SSE), /console when CONSOLE_ENABLED (console-route.ts, registered by the
+ * node), and 404 for everything else. It
  * listens first, before NATS is reached (health and readiness answer; upgrades get 503
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
