@@ -10,13 +10,12 @@ import type { FeedRegistry } from "../bus/feed-registry.js";
 import { CloseCode } from "../client/close-codes.js";
 import type { Config } from "../config/config.js";
 import { hashPrefix } from "../keys/key-record.js";
-import { refreshKeepsScope } from "../tokens/refresh-scope.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { authenticate, tokenCredential, tokenRefusal, type Credentials } from "../protocol/authenticate.js";
-import { parseClientMessage, type ResumeRequest } from "../protocol/client-messages.js";
+import { authenticate, type Credentials } from "../protocol/authenticate.js";
+import type { ResumeRequest } from "../protocol/client-messages.js";
 import { credentialLogFields, credentialOwner, type Credential } from "../protocol/credential.js";
 import { Refusals } from "../protocol/refusal.js";
-import { authOkFrame, refreshOkFrame, watchOkFrame } from "../protocol/server-messages.js";
+import { authOkFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import { feedsOf, scopeKey } from "../scope/scope.js";
 import { intersectFilters, isNarrowing, parseFilter, NO_FILTER } from "../scope/filter.js";
@@ -31,6 +30,7 @@ import { clientAddress, headerLines } from "./client-address.js";
 import { MAX_CLIENT_FRAME_BYTES, refuseUpgrade, type ClientHandlers, type UpgradeRefusalReason } from "./http-server.js";
 import type { NodeHealth } from "./readiness.js";
 import type { ScopeTable } from "./scopes.js";
+import { SessionMessages } from "./session-messages.js";
 import type { Socket, SocketData, SocketRegistry } from "./sockets.js";
 
 /** Replays a stored range to a socket before it goes live (absent on the direct path). */
@@ -69,8 +69,12 @@ function closeCodeLabel(code: number): string {
 
 export class SocketLifecycle implements ClientHandlers {
   #nextId = 1;
+  readonly #session: SessionMessages;
 
-  constructor(private readonly deps: LifecycleDeps) {}
+  constructor(private readonly deps: LifecycleDeps) {
+    const { credentials, sockets, metrics, audit, log } = deps;
+    this.#session = new SessionMessages({ credentials, sockets, metrics, audit, log, watched: () => this.#gauges() });
+  }
 
   upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     const { config, health, admission } = this.deps;
@@ -128,7 +132,7 @@ export class SocketLifecycle implements ClientHandlers {
     if (data.state === "authenticating") this.#authenticate(ws, message, isBinary);
     // After authentication: refresh is acted on; unknown types and a second auth message are
     // ignored (forward compatibility).
-    else if (data.state === "authenticated" || data.state === "subscribing") this.#afterAuth(ws, message, isBinary);
+    else if (data.state === "authenticated" || data.state === "subscribing") this.#session.handle(ws, message, isBinary);
   }
 
   close(ws: Socket, code: number): void {
@@ -174,27 +178,6 @@ export class SocketLifecycle implements ClientHandlers {
     if (n === 0) return;
     this.deps.metrics.auth.inc({ outcome }, n);
     this.deps.audit.write({ ...what, sockets: n }, "credential revoked: sockets closed");
-  }
-
-  /** `{"type":"refresh","token"}`: a new token for the same tenant and app extends the socket. */
-  #afterAuth(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
-    const parsed = parseClientMessage(message, isBinary);
-    const data = ws.getUserData();
-    if (parsed.type === "watch" || parsed.type === "unwatch" || parsed.type === "invalid") return this.#watch(ws, parsed);
-    if (parsed.type !== "refresh" || data.credential?.kind !== "token" || data.scope?.role !== "app") return;
-    const { metrics, sockets, audit } = this.deps;
-    const verdict = parsed.token === undefined ? undefined : this.deps.credentials.token(parsed.token);
-    if (verdict === undefined || !verdict.ok || !refreshKeepsScope(data.scope, verdict)) {
-      const outcome = verdict === undefined ? "invalid" : verdict.ok ? "scope" : verdict.outcome.replace("token_", "");
-      metrics.tokenRefreshes.inc({ outcome });
-      audit.write({ socket: data.id, ip: data.ip, ...credentialLogFields(data.credential), outcome }, "token refresh refused");
-      sockets.refuse(ws, verdict === undefined || verdict.ok ? Refusals.tokenInvalid : tokenRefusal(verdict).refusal);
-      return;
-    }
-    data.credential = tokenCredential(verdict);
-    metrics.tokenRefreshes.inc({ outcome: "ok" });
-    this.deps.log.debug({ socket: data.id, ...credentialLogFields(data.credential) }, "token refreshed");
-    sockets.send(ws, refreshOkFrame(Math.floor(verdict.expMs / 1000)));
   }
 
   #authenticate(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
@@ -311,19 +294,6 @@ export class SocketLifecycle implements ClientHandlers {
       if (err instanceof ClientProtocolError) return err;
       throw err;
     }
-  }
-
-  /**
-   * `{"type":"watch"|"unwatch","messageIds"}`: only on a socket authenticated with a messageIds
-   * filter (otherwise, or malformed: auth_error and 4400, a client bug). Answered watch_ok.
-   */
-  #watch(ws: Socket, parsed: { type: "watch" | "unwatch"; messageIds: readonly string[] } | { type: "invalid"; reason: string }): void {
-    const { sockets } = this.deps;
-    if (parsed.type === "invalid") return sockets.refuse(ws, { code: CloseCode.BadRequest, reason: parsed.reason });
-    if (ws.getUserData().filter?.watches !== true) return sockets.refuse(ws, Refusals.watchWithoutFilter);
-    const result = sockets.watch(ws, parsed.messageIds, parsed.type === "unwatch");
-    sockets.send(ws, watchOkFrame(result.count, result.ignored));
-    this.#gauges();
   }
 
   /** The client has waited AUTH_TIMEOUT_MS already: the timeout counts as a failure, answered at once. */
