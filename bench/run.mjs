@@ -389,6 +389,7 @@ async function runPeer(name, ctx) {
           await group.quit();
         }
       });
+  }
   // Server-Sent Events (GET /v1/events/stream): the gateway's own HTTP transport, over the same
   // many scopes, beside its WebSocket many-scopes above; a Node client holds the streams.
   if (name.startsWith('gateway') && want('sse')) {
