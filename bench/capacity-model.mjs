@@ -28,7 +28,7 @@
  *   than `slotShare` of a node's CPU budget; admin sockets on their own pool).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -500,7 +500,7 @@ function main() {
   console.log(
     `Node: ${p.usPerNatsMsg} us/NATS msg, ${p.usPerWrite} us/write, ${p.usPerDelivery} us/delivery, <= ${p.maxWritesPerSocket} writes/s/socket, ` +
       `${Math.round(p.cpuTarget * 100)}% of a core, ${fmt(p.bytesPerSocket)} B/socket, ${fmt(p.nodeMemoryBytes)} B/node` +
-      (p.benchSource ? ` (bench: ${Object.keys(p.bench).join(", ")} from ${p.benchSource})` : " (documented defaults)"),
+      (p.benchSource ? ` (bench: ${Object.keys(p.bench).join(", ")} from ${relative(process.cwd(), p.benchSource)})` : " (documented defaults)"),
   );
   console.log("");
   console.log("| ev/s | routing | nodes (+admin) | NATS deliveries/event | NATS egress msgs/s | NATS servers | subs/node | subs cluster | ingest/node msgs/s | sockets/node | first bottleneck | stream |");
