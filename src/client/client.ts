@@ -21,6 +21,7 @@ import { parseServerFrame } from "./frames.js";
 import { backfill, fetchHistoryPage, type HistoryPage, type HistoryQuery } from "./history.js";
 import { ItemQueue } from "./item-queue.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
+import { routedUrl, tokenTenant } from "./routing.js";
 import { abandonSocket, type WebSocketLike } from "./socket.js";
 import { MIN_REFRESH_DELAY_MS, planRefresh } from "./token-refresh.js";
 import { frames as watchFrames, WatchSet } from "./watch-set.js";
@@ -294,8 +295,10 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   #open(credential: string): void {
     let socket: WebSocketLike;
+    const { tenantHint, tenantSlots, random, credential: auth } = this.#options;
+    const url = routedUrl(this.#options.url, tenantHint ?? (auth.kind === "token" ? tokenTenant(credential) : undefined), tenantSlots, random);
     try {
-      socket = new this.#options.WebSocket(this.#options.url);
+      socket = new this.#options.WebSocket(url);
     } catch (cause) {
       // A bad URL (SyntaxError in browsers) will not get better by retrying.
       this.#shutdown(new SmsWsError("CONNECT_FAILED", `cannot open a WebSocket to ${this.#options.url}: ${describe(cause)}`, { fatal: true, cause }));

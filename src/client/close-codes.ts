@@ -15,7 +15,11 @@ export const CloseCode = {
   BadRequest: 4400,
   /** Invalid, unknown or revoked credential: the same credential will be refused again. */
   Unauthorized: 4401,
-  /** Origin not allowed (answered 403 before the upgrade; listed for completeness). */
+  /**
+   * Origin not allowed (answered 403 before the upgrade), or a credential of a role this node's
+   * pool does not serve (ALLOWED_ROLES: admin keys at the app endpoint or the reverse): the same
+   * URL will refuse it again.
+   */
   Forbidden: 4403,
   /** No auth message within AUTH_TIMEOUT_MS: reconnect and authenticate at once. */
   AuthTimeout: 4408,

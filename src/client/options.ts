@@ -1,4 +1,5 @@
 /** Client options, their defaults (all in one place) and their validation. */
+import { isTenantId } from "./routing.js";
 import type { WebSocketConstructor } from "./socket.js";
 import { historyUrlOf, type FetchLike } from "./history.js";
 import type { StreamPosition } from "./types.js";
@@ -63,6 +64,18 @@ export interface ClientOptions {
    * (`[]` for none yet) the client may watch() and unwatch() messages.
    */
   filter?: ClientFilter;
+  /**
+   * Routing hint: the tenant id added to the URL as `?tenant=<id>` so the load balancer keeps a
+   * tenant's sockets on few nodes (docs/scaling.md). Token clients derive it from each token's
+   * `tenantId` claim when this is absent; API-key clients send none without it. The credential
+   * still decides what the socket receives: a wrong hint only costs efficiency.
+   */
+  tenantHint?: string;
+  /**
+   * For tenants your operator configured as big: how many hash slots the tenant spreads over
+   * (`?tenant=<id>:<slot>`, slot drawn at each connection). Default 1 (no slot).
+   */
+  tenantSlots?: number;
   /** Returns [0, 1); default Math.random. For tests of the backoff. */
   random?: () => number;
   timers?: Timers;
@@ -86,6 +99,8 @@ export interface ResolvedOptions {
   readonly backfill: boolean;
   readonly historyUrl: string;
   readonly fetch: FetchLike | undefined;
+  readonly tenantHint: string | undefined;
+  readonly tenantSlots: number;
   readonly random: () => number;
   readonly timers: Timers;
   readonly now: () => number;
@@ -146,6 +161,11 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   ) {
     throw invalid("resumeFrom", from, "{ epoch: non-empty string, seq: integer >= 0 }");
   }
+  if (options.tenantHint !== undefined && !isTenantId(options.tenantHint)) {
+    throw invalid("tenantHint", options.tenantHint, "a tenant id (1-64 of A-Z a-z 0-9 _ -)");
+  }
+  const tenantSlots = options.tenantSlots ?? 1;
+  if (!Number.isInteger(tenantSlots) || tenantSlots < 1 || tenantSlots > 1024) throw invalid("tenantSlots", tenantSlots, "an integer from 1 to 1024");
   return Object.freeze({
     url: options.url,
     credential,
@@ -159,6 +179,8 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     backfill: options.backfill ?? false,
     historyUrl: options.historyUrl ?? historyUrlOf(options.url),
     fetch: options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch,
+    tenantHint: options.tenantHint,
+    tenantSlots,
     random: options.random ?? Math.random,
     timers: options.timers ?? globalTimers,
     now: options.now ?? Date.now,

@@ -195,6 +195,12 @@ export const settings = {
     "uWS topics one socket's filter may compile to (messageIds x statuses x feeds); a filter needing more is refused (4400)",
     integer(1, 1_000_000),
   ),
+  allowedRoles: setting(
+    "ALLOWED_ROLES",
+    "any",
+    "Credential roles this node serves: app (an app pool: admin credentials get auth_error, close 4403, so no node of the pool subscribes sms.>), admin (the admin pool: app credentials refused the same way) or any",
+    oneOf("any", "app", "admin"),
+  ),
   allowedOrigins: setting(
     "ALLOWED_ORIGINS",
     "*",

@@ -19,6 +19,8 @@ export const AUTH_OUTCOMES = [
   "token_revoked",
   /** Refused by the fleet-wide per-tenant quota (KV sms_tenants). */
   "tenant_quota",
+  /** A credential of a role this node's pool does not serve (ALLOWED_ROLES). */
+  "wrong_pool",
 ] as const;
 export type AuthOutcome = (typeof AUTH_OUTCOMES)[number];
 

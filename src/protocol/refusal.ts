@@ -33,4 +33,6 @@ export const Refusals = {
   retry: refusal(CloseCode.GoingAway, "try again"),
   watchWithoutFilter: refusal(CloseCode.BadRequest, "watch needs a socket authenticated with a messageIds filter"),
   kicked: refusal(CloseCode.Kicked, "Kicked by an operator"),
+  adminOnAppPool: refusal(CloseCode.Forbidden, "Admin credentials are not served here: connect to the admin endpoint"),
+  appOnAdminPool: refusal(CloseCode.Forbidden, "App credentials are not served here: connect to the app endpoint"),
 } as const;

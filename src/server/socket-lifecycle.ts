@@ -24,6 +24,7 @@ import { ClientProtocolError } from "../errors.js";
 import type { AuthDecision } from "../protocol/authenticate.js";
 import { addressKey } from "../net/ip.js";
 import type { Refusal } from "../protocol/refusal.js";
+import { hintOutcome, parseTenantHint, poolRefusal } from "../protocol/routing.js";
 import type { Admission, UpgradeRefusal } from "./admission.js";
 import type { AuditLog } from "./audit.js";
 import { clientAddress, headerLines } from "./client-address.js";
@@ -83,6 +84,8 @@ export class SocketLifecycle implements ClientHandlers {
     const key = req.getHeader("sec-websocket-key");
     const protocol = req.getHeader("sec-websocket-protocol");
     const extensions = req.getHeader("sec-websocket-extensions");
+    // uWS routes /ws by path, query string or not: `?tenant=` is for the load balancer.
+    const tenantHint = parseTenantHint(req.getQuery("tenant"));
     const forwarded = config.trustedProxyHeader === "" ? [] : headerLines(req, config.trustedProxyHeader);
     const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), forwarded, config.trustedProxies);
     const ipKey = addressKey(ip);
@@ -107,6 +110,7 @@ export class SocketLifecycle implements ClientHandlers {
       credential: undefined,
       closedBy: undefined,
       filter: undefined,
+      ...(tenantHint === undefined ? {} : { tenantHint }),
     };
     res.cork(() => res.upgrade(data, key, protocol, extensions, context));
   }
@@ -193,6 +197,13 @@ export class SocketLifecycle implements ClientHandlers {
       return;
     }
     this.#authSettled(data);
+    const wrongPool = poolRefusal(this.deps.config.allowedRoles, decision.scope.role);
+    if (wrongPool !== undefined) {
+      metrics.auth.inc({ outcome: "wrong_pool" });
+      audit.write({ socket: data.id, ip: data.ip, outcome: "wrong_pool", role: decision.scope.role, ...credentialLogFields(decision.credential) }, "auth rejected");
+      sockets.refuse(ws, wrongPool);
+      return;
+    }
     const filter = this.#socketFilter(decision);
     if (filter instanceof ClientProtocolError) {
       metrics.auth.inc({ outcome: "bad_request" });
@@ -221,7 +232,8 @@ export class SocketLifecycle implements ClientHandlers {
     metrics.connections.dec({ role: "none", state: "authenticating" });
     metrics.connections.inc({ role: decision.scope.role, state: "authenticated" });
     metrics.auth.inc({ outcome: decision.outcome });
-    audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome, ...credentialLogFields(decision.credential), scope: scopeKey(decision.scope) }, "auth ok");
+    const hint = hintOutcome(data.tenantHint, decision.scope);
+    audit.write({ socket: data.id, ip: data.ip, outcome: decision.outcome, ...credentialLogFields(decision.credential), scope: scopeKey(decision.scope), ...(hint === "none" ? {} : { hint }) }, "auth ok");
     const resume = decision.resume;
     this.deps.feeds.acquire(data.feeds).then(
       () => this.#authenticated(ws, resume),

@@ -6,6 +6,7 @@
 import type { WebSocket } from "uWebSockets.js";
 import type { Credential } from "../protocol/credential.js";
 import type { Refusal } from "../protocol/refusal.js";
+import type { TenantHint } from "../protocol/routing.js";
 import { authErrorFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import type { Feed, Scope } from "../scope/scope.js";
@@ -33,6 +34,8 @@ export interface SocketData {
   closedBy: number | undefined;
   /** A narrowing filter (README.md, "Filters and watches"): the socket joins its filter's topics instead of its feeds'. */
   filter: SocketFilter | undefined;
+  /** The load balancer's routing hint from `/ws?tenant=` (logged only; never decides the scope). */
+  tenantHint?: TenantHint;
   /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
   liveAt?: readonly number[];
 }

@@ -292,11 +292,33 @@ function publicEntry(objects: K8sObject[]): { service: K8sObject; ingress?: K8sO
     const backends = (ingresses[0]!.spec as IngressSpec).rules.flatMap((r) => r.http?.paths ?? []).map((p) => p.backend.service);
     expect(backends.length).toBeGreaterThan(0);
     for (const b of backends) expect(b?.port.name ?? String(b?.port.number)).toBe("ws");
-    return { service: only(objects, "Service", backends[0]!.name), ingress: ingresses[0]! };
+    return { service: throughLoadBalancer(objects, only(objects, "Service", backends[0]!.name)), ingress: ingresses[0]! };
   }
   const lb = find(objects, "Service").filter((x) => (x.spec as ServiceSpec).type === "LoadBalancer");
   expect(lb).toHaveLength(1);
   return { service: lb[0]! };
+}
+
+/** The affinity load balancer's haproxy.cfg (production overlay), if rendered. */
+function haproxyCfg(objects: K8sObject[]): string | undefined {
+  return find(objects, "ConfigMap").map((c) => c.data?.["haproxy.cfg"]).find((cfg) => cfg !== undefined);
+}
+
+/**
+ * A Service in front of the tenant-affinity load balancer (HAProxy) stands for the Service its
+ * `server-template` resolves (the gateway pods); any other Service stands for itself.
+ */
+function throughLoadBalancer(objects: K8sObject[], service: K8sObject): K8sObject {
+  const cfg = haproxyCfg(objects);
+  const selector = (service.spec as ServiceSpec).selector;
+  const lb = find(objects, "Deployment").find((d) => {
+    const pod = (d.spec as WorkloadSpec).template;
+    return matches(selector, pod.metadata.labels) && (pod.spec.volumes ?? []).some((v) => v.configMap?.name.startsWith("sms-ws-lb-config"));
+  });
+  if (cfg === undefined || lb === undefined) return service;
+  const target = /^\s*server-template\s+\S+\s+\d+\s+_ws\._tcp\.([a-z0-9-]+)\./m.exec(cfg)?.[1];
+  expect(target, "haproxy.cfg: server-template over a Service's _ws._tcp SRV records").toBeDefined();
+  return only(objects, "Service", target);
 }
 
 /** Ingress (or egress) rules of the policies that select these pods and name this port. */
@@ -700,6 +722,54 @@ describe("production overlay", () => {
     const { config } = gateway(render("k8s/overlays/production"));
     expect(config.streamReplicas).toBe(3);
     expect(config.allowedOrigins).not.toContain("*");
+  });
+});
+
+describe("production overlay: tenant affinity and pools (docs/scaling.md)", () => {
+  const dir = "k8s/overlays/production";
+
+  it("hashes ?tenant= onto the app pool with bounded load, checking /readyz, with a slot per possible pod", () => {
+    const objects = render(dir);
+    const cfg = haproxyCfg(objects) ?? "";
+    for (const line of ["balance url_param tenant", "hash-balance-factor 125", "option httpchk GET /readyz", "http-check expect status 200"]) {
+      expect(cfg, `haproxy.cfg: ${line}`).toMatch(new RegExp(`^\\s*${line}\\s*$`, "m"));
+    }
+    expect(cfg).toMatch(/^\s*hash-type consistent\b/m);
+    const { spec, config } = gateway(objects);
+    const headless = throughLoadBalancer(objects, only(objects, "Service", "sms-ws-lb"));
+    const svc = headless.spec as ServiceSpec;
+    expect(svc.clusterIP, "SRV records per pod need a headless Service").toBe("None");
+    expect(matches(svc.selector, spec.template.metadata.labels)).toBe(true);
+    expect(containerPort(gateway(objects).container, svc.ports.find((p) => p.name === "ws")?.targetPort)).toBe(config.port);
+    const slots = Number(/^\s*server-template\s+\S+\s+(\d+)/m.exec(cfg)?.[1]);
+    const hpa = only(objects, "HorizontalPodAutoscaler").spec as { maxReplicas: number };
+    expect(slots, "server-template slots >= HPA maxReplicas").toBeGreaterThanOrEqual(hpa.maxReplicas);
+    expect(config.allowedRoles, "the app pool refuses admin credentials").toBe("app");
+  });
+
+  it("serves admin credentials from their own pool: same container, ALLOWED_ROLES=admin, its own host, NATS access", () => {
+    const objects = render(dir);
+    const app = gateway(objects);
+    const admin = only(objects, "Deployment", "sms-ws-gateway-admin").spec as WorkloadSpec;
+    const container = admin.template.spec.containers.find((c) => c.name === "gateway")!;
+    const env: Record<string, string> = { ...app.env };
+    for (const e of container.env ?? []) env[e.name] = e.value ?? "";
+    for (const name of Object.keys(env)) expect([...acceptedEnv, ...RUNTIME_ENV], `admin env var ${name}`).toContain(name);
+    expect(loadConfig(env).allowedRoles).toBe("admin");
+    expect(container.envFrom).toEqual(app.container.envFrom);
+    for (const field of ["image", "ports", "readinessProbe", "livenessProbe", "startupProbe", "lifecycle", "securityContext", "volumeMounts"] as const) {
+      expect(container[field], `admin container ${field} as the app pool's`).toEqual(app.container[field]);
+    }
+    expect(admin.template.spec.terminationGracePeriodSeconds).toBe(app.spec.template.spec.terminationGracePeriodSeconds);
+    // Pools do not overlap: neither selector matches the other's pods.
+    expect(matches(admin.selector.matchLabels, app.spec.template.metadata.labels)).toBe(false);
+    expect(matches(app.spec.selector.matchLabels, admin.template.metadata.labels)).toBe(false);
+    const ingress = only(objects, "Ingress").spec as IngressSpec;
+    const services = ingress.rules.flatMap((r) => r.http?.paths ?? []).map((p) => only(objects, "Service", p.backend.service!.name));
+    expect(services.some((s) => matches((s.spec as ServiceSpec).selector, admin.template.metadata.labels)), "an Ingress rule reaches the admin pool").toBe(true);
+    const n = natsStatefulSet(objects);
+    const natsClients = rulesFor(objects, n.spec.template.metadata.labels, n.container, "client", "ingress").flatMap((r) => r.from ?? []);
+    expect(natsClients.some((p) => p.namespaceSelector === undefined && matches(p.podSelector?.matchLabels ?? {}, admin.template.metadata.labels))).toBe(true);
   });
 });
 

@@ -22,7 +22,7 @@ describe("metrics", () => {
       ["app_mismatch", "bad_id", "bad_subject", "bad_value", "decode", "missing_field", "tenant_mismatch", "too_large", "type_mismatch"],
     );
     expect((await series(m, "smsws_auth_total")).map((v) => v.labels.outcome).sort()).toEqual(
-      ["bad_request", "invalid_key", "ok", "revoked", "tenant_limit", "tenant_quota", "timeout", "token_expired", "token_invalid", "token_ok", "token_revoked"],
+      ["bad_request", "invalid_key", "ok", "revoked", "tenant_limit", "tenant_quota", "timeout", "token_expired", "token_invalid", "token_ok", "token_revoked", "wrong_pool"],
     );
     m.received("status");
     expect((await series(m, "smsws_events_received_total")).find((v) => v.labels.kind === "status")?.value).toBe(1);
