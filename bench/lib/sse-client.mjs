@@ -3,11 +3,12 @@
 // Bearer), and counts the events. Latency: each event's messageId carries its send time
 // (bt_<epoch us>, lib/pace.mjs). Commands on stdin, one JSON line answered on stdout:
 //   count -> {"kind":"count","events"}    mark -> {"kind":"mark",...} (then reset)    quit
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { percentilesOf } from './loadgen.mjs';
 
-const cfg = JSON.parse(process.argv[2]); // { port, keys: [apiKey per stream] }
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8')); // { port, keys: [apiKey per stream] }
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);

@@ -1,5 +1,7 @@
 // The SSE load client (lib/sse-client.mjs) as a group with the LoadgenGroup surface run.mjs's
 // step() uses: procs, mark(), count(), quit().
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +26,11 @@ export class SseGroup {
     });
   }
 
+  /** The configuration travels in a file: thousands of keys are too long for one argv string. */
   static start({ port, keys }) {
-    return new SseGroup(start(process.execPath, [client, JSON.stringify({ port, keys })], { stdin: 'pipe', keepStdout: true }));
+    const file = join(mkdtempSync(join(tmpdir(), 'bench-sse-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ port, keys }));
+    return new SseGroup(start(process.execPath, [client, file], { stdin: 'pipe', keepStdout: true }));
   }
 
   #next(kind, timeoutMs) {
