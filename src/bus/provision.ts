@@ -13,7 +13,7 @@ import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
 import { BUCKETS, createBucket } from "./buckets.js";
-import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "./contract.js";
+import { DURABLE_PREFIX, STREAM_NAME } from "./contract.js";
 import { Partitions } from "./partitions.js";
 import { ensureStream, streamInfo } from "./stream.js";
 
@@ -83,10 +83,9 @@ async function narrowLegacyStream(nc: NatsConnection): Promise<ProvisionStep | u
   const detail = `subjects ${UNMAPPED_SUBJECTS} (kept readable until it ages out; docs/partitioning.md)`;
   if (info.config.subjects?.length === 1 && info.config.subjects[0] === UNMAPPED_SUBJECTS) return { kind: "stream", name: STREAM_NAME, action: "unchanged", detail };
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.update(STREAM_NAME, {
-    subjects: [UNMAPPED_SUBJECTS],
-    republish: { src: UNMAPPED_SUBJECTS, dest: `${LIVE_PREFIX}.{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}` },
-  });
+  // nats-server 2.9 cannot change RePublish on an update: `in.sms.>` -> `sms.>` stays, and still
+  // covers every subject the narrowed stream stores.
+  await jsm.streams.update(STREAM_NAME, { subjects: [UNMAPPED_SUBJECTS] });
   return { kind: "stream", name: STREAM_NAME, action: "updated", detail };
 }
 

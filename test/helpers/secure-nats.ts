@@ -28,7 +28,7 @@ export interface SecureNats extends EmbeddedNats {
    * Rewrite the config for another STREAM_PARTITIONS (mapping and grants; same passwords) and
    * reload the running server (SIGHUP): the migration's switch.
    */
-  reconfigure(partitions: number): void;
+  reconfigure(partitions: number, options?: { mapping?: boolean }): void;
   /** Connect as a role (fails fast: no waitOnFirstConnect, no reconnect). */
   connect(role: RoleName, extra?: Partial<ConnectionOptions>): Promise<NatsConnection>;
 }
@@ -43,14 +43,16 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     passwords[role] = pass;
     credentials[role] = { user: PERMISSIONS[role].user, pass, inboxPrefix: PERMISSIONS[role].inboxPrefix };
   }
-  const render = (partitions: number): string => renderMappings(partitions) + renderAuthorization({ roles, passwords, matrix: permissionMatrix({ partitions }) });
+  const render = (partitions: number, mapping = true): string =>
+    (mapping ? renderMappings(partitions) : "") + renderAuthorization({ roles, passwords, matrix: permissionMatrix({ partitions }) });
   const configText = render(options.partitions ?? 1);
   const dir = mkdtempSync(join(tmpdir(), "smsws-secure-nats-"));
   const file = join(dir, "nats.conf");
+  const storeDir = join(dir, "jetstream");
   writeFileSync(file, configText, { mode: 0o600 });
   let nats: EmbeddedNats;
   try {
-    nats = await startNatsServer({ args: ["-c", file, ...(options.args ?? [])] });
+    nats = await startNatsServer({ args: ["-c", file, ...(options.args ?? [])], storeDir });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -66,8 +68,10 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     credentials,
     options: optionsFor,
     connect: (role, extra) => connect(optionsFor(role, { reconnect: false, ...extra })),
-    reconfigure(partitions) {
-      writeFileSync(file, render(partitions), { mode: 0o600 });
+    reconfigure(partitions, reconfigureOptions = {}) {
+      // A reload takes JetStream from the file alone (the -js flag is forgotten): name it there.
+      const jetstreamBlock = `jetstream { store_dir: ${JSON.stringify(storeDir)} }\n`;
+      writeFileSync(file, jetstreamBlock + render(partitions, reconfigureOptions.mapping ?? true), { mode: 0o600 });
       nats.process.kill("SIGHUP");
     },
     async stop() {
