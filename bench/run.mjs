@@ -5,6 +5,7 @@
 //   node bench/run.mjs            full run (< 10 min): 10 000 sockets, all peers, writes bench/results/
 //   node bench/run.mjs --quick    smoke run (< 90 s): small N, short steps; never a timing assertion
 // Options: --peers a,b  --scenarios x,y  --sockets N  --out NAME  --durable (gateway via JetStream)
+//          --partitions K (the gateway-partitioned peer: STREAM_PARTITIONS=K, default 4)
 //          --install (quick mode too installs missing peers with npm)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -425,7 +426,7 @@ async function runPeer(name, ctx) {
 buildLoadgen();
 const dir = mkdtempSync(join(tmpdir(), 'bench-run-'));
 const keys = makeKeys(manyScopes);
-const ctx = { dir, keys, allowNpm: !quick || flag('install'), durable: flag('durable') };
+const ctx = { dir, keys, allowNpm: !quick || flag('install'), durable: flag('durable'), partitions: Number(opt('partitions', '4')) };
 const result = {
   meta: {
     command: `node bench/run.mjs ${args.join(' ')}`.trim(),

@@ -25,7 +25,8 @@ import { FeedSubscriber } from "./bus/feed-subscriber.js";
 import { connectBus, type BusConnection } from "./bus/nats-connection.js";
 import { provision } from "./bus/provision.js";
 import { checkStream } from "./bus/stream.js";
-import { StreamWatch } from "./bus/stream-watch.js";
+import { StreamWatch, type StreamEpochs } from "./bus/stream-watch.js";
+import { Partitions } from "./bus/partitions.js";
 import type { Config } from "./config/config.js";
 import { KeyStore } from "./keys/key-store.js";
 import { RevokedTokens } from "./tokens/revoked-tokens.js";
@@ -81,7 +82,7 @@ export interface NodeOptions {
 }
 
 /** On the direct path there is no stream, so no epoch. */
-const NO_STREAM = { epoch: undefined } as const;
+const NO_STREAM: StreamEpochs = { epoch: undefined, epochs: undefined, partitioned: false, epochOfTenant: () => undefined };
 const BUCKET_RETRY_MS = 1000;
 
 export async function startNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<GatewayNode> {
@@ -110,11 +111,14 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     if (s.type === "reconnected") metrics.natsReconnects.inc();
   });
   if (config.autoProvision) await provision(nc, config);
+  // STREAM_PARTITIONS=K: K streams, one reader each (K=1: the single stream SMS_EVENTS).
+  const partitions = new Partitions(config.streamPartitions);
   const stream = config.streamEnabled
     ? new StreamWatch(
-        () => checkStream(nc),
+        () => Promise.all(partitions.all.map((p) => checkStream(nc, p))),
         () => (health.streamChecked = true),
         log,
+        partitions,
       )
     : undefined;
   await stream?.start();
@@ -133,11 +137,12 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const sockets = new SocketRegistry(deliveries);
   const scopes = new ScopeTable();
   const admission = new Admission(config);
-  const reader = stream === undefined ? undefined : new StreamReader(nc);
-  const replayer = reader === undefined ? undefined : new Replayer(reader, config, metrics, log);
+  const readers = stream === undefined ? undefined : { partitions, readers: partitions.all.map((p) => new StreamReader(nc, p)) };
+  const reader = readers?.readers[0];
+  const replayer = reader === undefined ? undefined : new Replayer(reader, config, metrics, log, readers);
   const streams = new EventStreams(stream ?? NO_STREAM, config, metrics, log);
   const publisher = new TopicPublisher(http.app, replayer, sockets, metrics, { counters: deliveries, streams });
-  const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log);
+  const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log, readers);
   const feeds = new FeedRegistry(new FeedSubscriber(nc, continuity ?? publisher, metrics, log));
   const audit = new AuditLog(log);
   const credentials: Credentials = {
@@ -194,7 +199,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   // The HTTP events API (history, SSE) beside the sockets: same credentials, scopes, feeds,
   // admission and replays; SSE streams are revoked with the sockets.
   const httpAuth = new HttpAuth({ credentials, admission, metrics, audit });
-  const history = new HistoryRoute(config, httpAuth, reader, metrics, log);
+  const history = new HistoryRoute(config, httpAuth, reader, metrics, log, Date.now, readers);
   const streamRoute = new StreamRoute({ config, log, metrics, health, auth: httpAuth, admission, scopes, feeds, streams, resumer: replayer });
   keys.on((e) => void (e.type === "revoked" && streams.revokeKey(e.hash)));
   signers.on((e) => void (e.type === "revoked" && streams.revokeSigner(e.kid)));
@@ -206,7 +211,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   streams.start();
   http.accept(lifecycle, { history: (res, req) => history.handle(res, req), stream: (res, req) => streamRoute.handle(res, req) });
   metrics.ready.set(health.readiness().ready ? 1 : 0);
-  log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch }, "gateway listening");
+  log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch, epochs: partitions.partitioned ? stream?.epochs : undefined }, "gateway listening");
 
   const shutdown = once(async (reason: string): Promise<void> => {
     log.info({ reason, sockets: sockets.count }, "draining");

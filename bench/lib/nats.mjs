@@ -11,7 +11,7 @@ process.on('exit', () => {
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
-/** opts: { jetstream?: boolean, websocket?: boolean } -> { child, url, port, wsPort } */
+/** opts: { jetstream?: boolean, websocket?: boolean, extra?: string (config lines) } -> { child, url, port, wsPort } */
 export async function startNats(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nats-'));
   dirs.add(dir);
@@ -20,6 +20,7 @@ export async function startNats(opts = {}) {
   const conf = [`listen: "127.0.0.1:${port}"`, 'max_payload: 1048576'];
   if (opts.jetstream) conf.push(`jetstream { store_dir: "${dir}" }`);
   if (opts.websocket) conf.push(`websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }`);
+  if (opts.extra) conf.push(opts.extra); // e.g. the partition mapping (gateway-partitioned)
   const file = join(dir, 'nats.conf');
   writeFileSync(file, `${conf.join('\n')}\n`);
   const child = start(NATS_BIN, ['-c', file]);

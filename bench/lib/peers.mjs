@@ -173,6 +173,12 @@ export const PEERS = {
     filters: true,
   },
 
+  'gateway-partitioned': {
+    describe: 'this project on its durable path with STREAM_PARTITIONS=K (--partitions K, default 4): the nats-server subject mapping spreads tenants over SMS_EVENTS_0..K-1 (docs/partitioning.md)',
+    setup: (ctx) => setupGateway(ctx, true, repoDir, { partitions: ctx.partitions ?? 4 }),
+    filters: true,
+  },
+
   'uws-ceiling': {
     describe: 'bare uWebSockets.js, events generated in-process as pre-encoded JSON, no NATS (the stack ceiling)',
     async setup(ctx) {
@@ -328,10 +334,12 @@ export const PEERS = {
   },
 };
 
-async function setupGateway(ctx, durable, dir = repoDir, { tokens = false } = {}) {
+async function setupGateway(ctx, durable, dir = repoDir, { tokens = false, partitions = 1 } = {}) {
   const main = join(dir, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run `npm run build` first');
-  const nats = await startNats({ jetstream: true });
+  // STREAM_PARTITIONS > 1: the server gets the mapping rendered by the project itself.
+  const mappings = partitions > 1 ? (await import(join(dir, 'dist', 'bus', 'partitions.js'))).renderMappings(partitions) : undefined;
+  const nats = await startNats({ jetstream: true, extra: mappings });
   const port = await freePort();
   const metricsPort = await freePort();
   // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
@@ -339,7 +347,7 @@ async function setupGateway(ctx, durable, dir = repoDir, { tokens = false } = {}
   const gw = start(process.execPath, [...nodeArgs, main, 'serve'], {
     cwd: dir,
     // No drain at teardown: its sockets are gone by then (and a profile is written at exit).
-    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0' },
+    env: { NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', AUTO_PROVISION: 'true', DRAIN_DELAY_MS: '0', DRAIN_WINDOW_MS: '0', ...(partitions > 1 ? { STREAM_PARTITIONS: String(partitions) } : {}) },
   });
   let clientKeys = ctx.keys;
   const teardownEarly = async () => {

@@ -22,6 +22,8 @@ export const Headers = {
   sequence: RepublishHeaders.Sequence,
   /** The sequence of the previous stored event on the same subject (0 when none). */
   lastSequence: RepublishHeaders.LastSequence,
+  /** The stream that stored the event (a partition's stream when STREAM_PARTITIONS > 1). */
+  stream: RepublishHeaders.Stream,
 } as const;
 
 export function liveSubject(tenantId: string, appToken: string, kind: EventKind): string {

@@ -54,7 +54,8 @@ export class FeedSubscriber implements FeedTransport {
       if (seq !== undefined) this.sink.skipped(feed, msg.subject, seq);
       return;
     }
-    this.sink.event(feed, decoded, seq === undefined ? undefined : msg.headers?.get(Headers.lastSequence));
+    if (seq === undefined) this.sink.event(feed, decoded, undefined);
+    else this.sink.event(feed, decoded, msg.headers?.get(Headers.lastSequence), msg.headers?.get(Headers.stream));
   }
 
   #decode(msg: Msg, seq: number | undefined): DecodedEvent | undefined {

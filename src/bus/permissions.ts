@@ -27,6 +27,7 @@
  */
 import { BUCKETS } from "./buckets.js";
 import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "./contract.js";
+import { partitionStream } from "./partitions.js";
 
 export type RoleName = "gateway" | "producer" | "admin" | "directProducer";
 
@@ -74,6 +75,8 @@ export type PermissionMatrix = Readonly<Record<RoleName, RolePermissions>>;
 
 export interface BusNames {
   stream: string;
+  /** STREAM_PARTITIONS: with K > 1 the gateway reads SMS_EVENTS_0..K-1 (docs/partitioning.md). */
+  partitions: number;
   apiKeys: string;
   tokenSigners: string;
   revokedTokens: string;
@@ -82,6 +85,7 @@ export interface BusNames {
 
 const DEFAULT_NAMES: BusNames = {
   stream: STREAM_NAME,
+  partitions: 1,
   apiKeys: BUCKETS.apiKeys,
   tokenSigners: BUCKETS.tokenSigners,
   revokedTokens: BUCKETS.revokedTokens,
@@ -145,6 +149,8 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
     { name: n.tenants, what: "tenant quotas" },
   ];
   const s = n.stream;
+  // The streams the gateway reads: the single one, or each partition's.
+  const read = n.partitions > 1 ? Array.from({ length: n.partitions }, (_, k) => partitionStream(k, n.partitions)) : [s];
   const live = `${LIVE_PREFIX}.>`;
   const durable = `${DURABLE_PREFIX}.>`;
   const services = [`$SRV.*`, `$SRV.*.${SERVICE_NAME}`, `$SRV.*.${SERVICE_NAME}.*`];
@@ -158,10 +164,12 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
     publish: rules(
       [
         g("$JS.API.INFO", "JetStream account check (every jetstreamManager)"),
-        g(`$JS.API.STREAM.INFO.${s}`, "stream epoch and last sequence (auth_ok, resume, readiness)"),
-        ...consumerRead(s, "resume, history and gap repair", true),
-        g(`$JS.API.DIRECT.GET.${s}`, "history: one stored event by sequence or time (read-only)"),
-        g(`$JS.API.DIRECT.GET.${s}.>`, "history: last stored event of a subject (read-only)"),
+        ...read.flatMap((r) => [
+          g(`$JS.API.STREAM.INFO.${r}`, "stream epoch and last sequence (auth_ok, resume, readiness)"),
+          ...consumerRead(r, "resume, history and gap repair", true),
+          g(`$JS.API.DIRECT.GET.${r}`, "history: one stored event by sequence or time (read-only)"),
+          g(`$JS.API.DIRECT.GET.${r}.>`, "history: last stored event of a subject (read-only)"),
+        ]),
         ...buckets.flatMap((b) => bucketRead(b.name, b.what)),
         g(`${FLEET_PREFIX}.>`, "fleet: per-tenant counts shared between nodes"),
         g("_INBOX_admin.>", "replies to the fleet CLI's service requests (conns, kick, stats): the admin inbox only"),
@@ -222,6 +230,7 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
       [
         g("$JS.API.INFO", "JetStream account check"),
         ...streamAdmin(s, `stream ${s}`),
+        ...(n.partitions > 1 ? read.flatMap((r) => streamAdmin(r, `partition stream ${r}`)) : []),
         ...buckets.flatMap((b) => [
           ...streamAdmin(`KV_${b.name}`, `bucket ${b.name}`),
           g(`$KV.${b.name}.>`, `write ${b.what} (create, update, revoke)`),

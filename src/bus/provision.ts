@@ -1,7 +1,10 @@
 /**
  * Provisioning: create or update everything the fleet reads, with the admin NATS user, so the
  * gateway's own user never needs the right to create anything (docs/security.md):
- *   - the stream SMS_EVENTS (ensureStream: idempotent, safe to run from several places at once);
+ *   - the stream SMS_EVENTS (ensureStream: idempotent, safe to run from several places at once),
+ *     or with STREAM_PARTITIONS=K > 1 the K streams SMS_EVENTS_0..K-1 (docs/partitioning.md); an
+ *     existing single stream is then narrowed to the unmapped subjects, so that it no longer
+ *     overlaps the partitions and stays readable until it ages out (the migration);
  *   - the KV buckets of API keys (KEY_BUCKET), token signers, revoked tokens (entries expire after
  *     TOKEN_MAX_TTL_S) and tenants, with STREAM_REPLICAS replicas.
  * Used by `sms-ws provision`, and by a node started with AUTO_PROVISION (`sms-ws dev`, tests).
@@ -10,7 +13,8 @@ import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
 import { BUCKETS, createBucket } from "./buckets.js";
-import { STREAM_NAME } from "./contract.js";
+import { DURABLE_PREFIX, STREAM_NAME } from "./contract.js";
+import { Partitions } from "./partitions.js";
 import { ensureStream, streamInfo } from "./stream.js";
 
 export type ProvisionAction = "created" | "updated" | "unchanged" | "skipped";
@@ -39,14 +43,21 @@ export function bucketPlan(config: Config): { name: string; ttlMs: number }[] {
 export async function provision(nc: NatsConnection, config: Config): Promise<ProvisionStep[]> {
   const steps: ProvisionStep[] = [];
   if (config.streamEnabled) {
-    const before = await streamInfo(nc);
-    const after = await ensureStream(nc, config);
-    steps.push({
-      kind: "stream",
-      name: STREAM_NAME,
-      action: before === null ? "created" : sameStreamLimits(before.config, after.config) ? "unchanged" : "updated",
-      detail: `replicas ${after.config.num_replicas}, max age ${after.config.max_age / NS_PER_S} s, max bytes ${after.config.max_bytes}`,
-    });
+    const partitions = new Partitions(config.streamPartitions);
+    if (partitions.partitioned) {
+      const legacy = await narrowLegacyStream(nc);
+      if (legacy !== undefined) steps.push(legacy);
+    }
+    for (const p of partitions.all) {
+      const before = await streamInfo(nc, p.stream);
+      const after = await ensureStream(nc, config, p);
+      steps.push({
+        kind: "stream",
+        name: p.stream,
+        action: before === null ? "created" : sameStreamLimits(before.config, after.config) ? "unchanged" : "updated",
+        detail: `replicas ${after.config.num_replicas}, max age ${after.config.max_age / NS_PER_S} s, max bytes ${after.config.max_bytes}`,
+      });
+    }
   } else {
     steps.push({ kind: "stream", name: STREAM_NAME, action: "skipped", detail: "STREAM_ENABLED=false (direct path only)" });
   }
@@ -55,6 +66,27 @@ export async function provision(nc: NatsConnection, config: Config): Promise<Pro
     steps.push(await provisionBucket(nc, jsm, bucket.name, config.streamReplicas, bucket.ttlMs));
   }
   return steps;
+}
+
+/** The unmapped producer subjects: what the single stream keeps storing until the mapping is on. */
+export const UNMAPPED_SUBJECTS = `${DURABLE_PREFIX}.*.*.*`;
+
+/**
+ * Migration to partitions: an existing SMS_EVENTS stores `in.sms.>`, which overlaps the partition
+ * streams' `in.sms.<k>.*.*.*`, so JetStream would refuse to create them. Narrow it to the unmapped
+ * subjects `in.sms.*.*.*` (what producers publish before the mapping is switched on), keeping its
+ * events and its epoch. Undefined when there is no such stream.
+ */
+async function narrowLegacyStream(nc: NatsConnection): Promise<ProvisionStep | undefined> {
+  const info = await streamInfo(nc, STREAM_NAME);
+  if (info === null) return undefined;
+  const detail = `subjects ${UNMAPPED_SUBJECTS} (kept readable until it ages out; docs/partitioning.md)`;
+  if (info.config.subjects?.length === 1 && info.config.subjects[0] === UNMAPPED_SUBJECTS) return { kind: "stream", name: STREAM_NAME, action: "unchanged", detail };
+  const jsm = await jetstreamManager(nc);
+  // nats-server 2.9 cannot change RePublish on an update: `in.sms.>` -> `sms.>` stays, and still
+  // covers every subject the narrowed stream stores.
+  await jsm.streams.update(STREAM_NAME, { subjects: [UNMAPPED_SUBJECTS] });
+  return { kind: "stream", name: STREAM_NAME, action: "updated", detail };
 }
 
 type Jsm = Awaited<ReturnType<typeof jetstreamManager>>;

@@ -15,14 +15,18 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
-import { LIVE_SUBJECTS, STORED_SUBJECTS, STREAM_NAME } from "./contract.js";
+import { STREAM_NAME } from "./contract.js";
+import { Partitions, type Partition } from "./partitions.js";
 
 type StreamSettings = Pick<Config, "streamStorage" | "streamMaxAgeS" | "streamMaxBytes" | "streamReplicas">;
 
-export function streamConfig(config: StreamSettings): Partial<StreamConfig> & { name: string } {
+/** The single stream SMS_EVENTS (STREAM_PARTITIONS=1): the default partition everywhere below. */
+export const SINGLE: Partition = new Partitions(1).all[0] as Partition;
+
+export function streamConfig(config: StreamSettings, p: Partition = SINGLE): Partial<StreamConfig> & { name: string } {
   return {
-    name: STREAM_NAME,
-    subjects: [STORED_SUBJECTS],
+    name: p.stream,
+    subjects: [p.storedSubjects],
     retention: RetentionPolicy.Limits,
     storage: config.streamStorage === "memory" ? StorageType.Memory : StorageType.File,
     max_age: config.streamMaxAgeS * 1_000_000_000,
@@ -31,24 +35,29 @@ export function streamConfig(config: StreamSettings): Partial<StreamConfig> & { 
     // Producers retrying a publish with the same Nats-Msg-Id within 2 min store it once.
     duplicate_window: 120 * 1_000_000_000,
     allow_direct: true,
-    republish: { src: STORED_SUBJECTS, dest: LIVE_SUBJECTS },
+    republish: { src: p.republish.src, dest: p.republish.dest },
   };
 }
 
-/** The stream's incarnation: its creation time. A re-created stream has new sequences. */
-export function epochOf(info: StreamInfo): string {
-  return new Date(info.created).toISOString();
+/**
+ * The stream's incarnation: its creation time. A re-created stream has new sequences. With
+ * partitions, `p<k>/<K>@<creation time>`: the epoch also names the partition and the partition
+ * count, so a position is never taken for one of another partition or of another K.
+ */
+export function epochOf(info: StreamInfo, p: Partition = SINGLE): string {
+  const created = new Date(info.created).toISOString();
+  return p.count === 1 ? created : `p${p.index}/${p.count}@${created}`;
 }
 
 /**
  * Create SMS_EVENTS, or bring an existing one to our limits. Concurrent creators: the loser of
  * the race gets "already in use" and falls back to reading/updating, which is idempotent.
  */
-export async function ensureStream(nc: NatsConnection, config: StreamSettings): Promise<StreamInfo> {
+export async function ensureStream(nc: NatsConnection, config: StreamSettings, p: Partition = SINGLE): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
-  const wanted = streamConfig(config);
+  const wanted = streamConfig(config, p);
   for (let attempt = 0; ; attempt++) {
-    const info = await streamInfo(nc);
+    const info = await streamInfo(nc, p.stream);
     if (info !== null) {
       const c = info.config;
       const differs =
@@ -58,7 +67,7 @@ export async function ensureStream(nc: NatsConnection, config: StreamSettings): 
         c.republish?.dest !== wanted.republish?.dest ||
         c.num_replicas !== wanted.num_replicas;
       if (!differs) return info;
-      return await jsm.streams.update(STREAM_NAME, {
+      return await jsm.streams.update(p.stream, {
         max_age: wanted.max_age,
         max_bytes: wanted.max_bytes,
         republish: wanted.republish,
@@ -86,12 +95,12 @@ export async function streamInfo(nc: NatsConnection, name: string = STREAM_NAME)
 }
 
 /** The stream must exist and republish to the live subjects; throws saying what is wrong. */
-export async function checkStream(nc: NatsConnection): Promise<StreamInfo> {
-  const info = await streamInfo(nc);
-  if (info === null) throw new Error(`stream ${STREAM_NAME} does not exist: run \`sms-ws provision\``);
+export async function checkStream(nc: NatsConnection, p: Partition = SINGLE): Promise<StreamInfo> {
+  const info = await streamInfo(nc, p.stream);
+  if (info === null) throw new Error(`stream ${p.stream} does not exist: run \`sms-ws provision\``);
   const republish = info.config.republish;
-  if (republish?.src !== STORED_SUBJECTS || republish.dest !== LIVE_SUBJECTS) {
-    throw new Error(`stream ${STREAM_NAME} does not republish ${STORED_SUBJECTS} to ${LIVE_SUBJECTS}: run \`sms-ws provision\``);
+  if (republish?.src !== p.republish.src || republish.dest !== p.republish.dest) {
+    throw new Error(`stream ${p.stream} does not republish ${p.republish.src} to ${p.republish.dest}: run \`sms-ws provision\``);
   }
   return info;
 }

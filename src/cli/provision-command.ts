@@ -3,9 +3,11 @@
  * admin NATS user. Prints one line per resource: created, updated or unchanged.
  *
  * `sms-ws provision --print-nats-config [--direct-producer]` prints the nats-server authorization
- * block rendered from src/bus/permissions.ts (passwords as $ENV references) and connects nowhere.
+ * block rendered from src/bus/permissions.ts (passwords as $ENV references), and with
+ * STREAM_PARTITIONS > 1 the subject mapping of src/bus/partitions.ts; it connects nowhere.
  */
 import { DEFAULT_ROLES, permissionMatrix, renderAuthorization } from "../bus/permissions.js";
+import { renderMappings } from "../bus/partitions.js";
 import { provision } from "../bus/provision.js";
 import type { Config } from "../config/config.js";
 import type { ParsedArgs } from "./args.js";
@@ -18,7 +20,9 @@ export async function provisionCommand(
 ): Promise<void> {
   if (args.flags.has("print-nats-config")) {
     const roles = args.flags.has("direct-producer") ? [...DEFAULT_ROLES, "directProducer" as const] : DEFAULT_ROLES;
-    out(renderAuthorization({ roles, matrix: permissionMatrix({ apiKeys: config.keyBucket }) }).trimEnd());
+    const mappings = renderMappings(config.streamPartitions);
+    if (mappings !== "") out(mappings);
+    out(renderAuthorization({ roles, matrix: permissionMatrix({ apiKeys: config.keyBucket, partitions: config.streamPartitions }) }).trimEnd());
     return;
   }
   const nc = await cliConnect(config);

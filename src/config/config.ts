@@ -241,6 +241,12 @@ export const settings = {
   streamMaxBytes: setting("STREAM_MAX_BYTES", "1073741824", "SMS_EVENTS retention by size, bytes", integer(1024)),
   streamReplicas: setting("STREAM_REPLICAS", "1", "SMS_EVENTS replicas (3 on a NATS cluster)", integer(1, 5)),
   streamStorage: setting("STREAM_STORAGE", "file", "SMS_EVENTS storage", oneOf("file", "memory")),
+  streamPartitions: setting(
+    "STREAM_PARTITIONS",
+    "1",
+    "Partitions of the durable path by tenant (streams SMS_EVENTS_0..K-1 and a NATS subject mapping; 1: the single stream SMS_EVENTS). See docs/partitioning.md",
+    integer(1, 1024),
+  ),
   keyBucket: setting("KEY_BUCKET", "sms_api_keys", "NATS KV bucket of API keys", text),
   consoleEnabled: setting(
     "CONSOLE_ENABLED",

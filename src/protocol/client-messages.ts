@@ -11,8 +11,20 @@ import { parseFilter, type EventFilter } from "../scope/filter.js";
 import { FILTER_LIMITS } from "../tokens/limits.js";
 import { parseRfc3339 } from "./history-query.js";
 
-/** From a position in one stream incarnation, or (`since`, RFC 3339) from a time. */
-export type ResumeRequest = { epoch: string; seq: number } | { sinceMs: number };
+/** A position in one stream incarnation (one partition's, with STREAM_PARTITIONS > 1). */
+export interface StreamPosition {
+  epoch: string;
+  seq: number;
+}
+
+/**
+ * From a position in one stream incarnation, from one position per partition (`positions`, admin
+ * sockets with STREAM_PARTITIONS > 1, in partition order), or (`since`, RFC 3339) from a time.
+ */
+export type ResumeRequest = StreamPosition | { positions: readonly StreamPosition[] } | { sinceMs: number };
+
+/** At most this many positions in `resume.positions` (STREAM_PARTITIONS is at most this). */
+export const MAX_RESUME_POSITIONS = 1024;
 
 export interface AuthMessage {
   type: "auth";
@@ -76,17 +88,30 @@ function parseResume(value: unknown): ResumeRequest {
     throw bad("resume must be an object {epoch, seq} or {since}");
   }
   const r = value as Record<string, unknown>;
+  if (r.positions !== undefined) {
+    if (r.epoch !== undefined || r.seq !== undefined || r.since !== undefined) throw bad("resume takes {positions} alone");
+    if (!Array.isArray(r.positions) || r.positions.length === 0 || r.positions.length > MAX_RESUME_POSITIONS) {
+      throw bad(`resume.positions must be an array of 1 to ${MAX_RESUME_POSITIONS} {epoch, seq}`);
+    }
+    return { positions: r.positions.map((p) => parsePosition(p, "resume.positions[]")) };
+  }
   if (r.since !== undefined) {
     if (r.epoch !== undefined || r.seq !== undefined) throw bad("resume takes {epoch, seq} or {since}, not both");
     const sinceMs = typeof r.since === "string" && r.since.length <= 64 ? parseSince(r.since) : NaN;
     if (Number.isNaN(sinceMs)) throw bad("resume.since must be an RFC 3339 time such as 2025-01-31T12:00:00Z");
     return { sinceMs };
   }
+  return parsePosition(r, "resume");
+}
+
+function parsePosition(value: unknown, where: string): StreamPosition {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(`${where} must be an object {epoch, seq}`);
+  const r = value as Record<string, unknown>;
   if (typeof r.epoch !== "string" || r.epoch.length === 0 || r.epoch.length > 128) {
-    throw bad("resume.epoch must be a non-empty string");
+    throw bad(`${where}.epoch must be a non-empty string`);
   }
   if (typeof r.seq !== "number" || !Number.isSafeInteger(r.seq) || r.seq < 0) {
-    throw bad("resume.seq must be a non-negative integer");
+    throw bad(`${where}.seq must be a non-negative integer`);
   }
   return { epoch: r.epoch, seq: r.seq };
 }

@@ -33,6 +33,8 @@ export type HistoryPosition = { type: "after"; cursor: Cursor } | { type: "since
 
 export interface HistoryQuery {
   readonly position: HistoryPosition;
+  /** `partition=<k>`: which partition an admin credential reads (STREAM_PARTITIONS > 1). */
+  readonly partition?: number;
   readonly limit: number;
   /** What the client asked for (the route intersects it with a token's ceiling). */
   readonly filter: EventFilter;
@@ -140,7 +142,7 @@ export function filterOfParameters(params: ReadonlyMap<string, string>): EventFi
 
 /** `GET /v1/events`: position, limit and filter. */
 export function parseHistoryQuery(query: string): HistoryQuery {
-  const params = queryParameters(query, ["after", "since", "limit", ...FILTER_PARAMETERS]);
+  const params = queryParameters(query, ["after", "since", "limit", "partition", ...FILTER_PARAMETERS]);
   const after = params.get("after");
   const since = params.get("since");
   if (after !== undefined && since !== undefined) throw new HistoryQueryError("after", "give after or since, not both");
@@ -158,7 +160,16 @@ export function parseHistoryQuery(query: string): HistoryQuery {
       throw new HistoryQueryError("limit", `limit must be an integer from 1 to ${HISTORY_MAX_LIMIT}`);
     }
   }
-  return { position, limit, filter: filterOfParameters(params) };
+  const partitionText = params.get("partition");
+  if (partitionText !== undefined && !/^\d{1,4}$/.test(partitionText)) throw new HistoryQueryError("partition", "partition must be a partition number (0 to STREAM_PARTITIONS-1)");
+  return { position, limit, filter: filterOfParameters(params), ...(partitionText === undefined ? {} : { partition: Number(partitionText) }) };
+}
+
+/** The partition a partitioned epoch (`p<k>/<K>@<time>`) names, when it names one of K. */
+export function partitionOfEpoch(epoch: string, count: number): number | undefined {
+  const m = /^p(\d{1,4})\/(\d{1,4})@/.exec(epoch);
+  if (m === null || Number(m[2]) !== count || Number(m[1]) >= count) return undefined;
+  return Number(m[1]);
 }
 
 /** `GET /v1/events/stream`: filter and an optional `token`. */

@@ -2,9 +2,17 @@
 
 export const PING_FRAME = JSON.stringify({ type: "ping" });
 
-/** `epoch` when the node has a stream; `exp` (unix seconds) for a socket authenticated with a token. */
-export function authOkFrame(epoch: string | undefined, exp?: number): string {
-  return JSON.stringify({ type: "auth_ok", ...(epoch === undefined ? {} : { epoch }), ...(exp === undefined ? {} : { exp }) });
+/**
+ * `epoch` when the node has a stream; `exp` (unix seconds) for a socket authenticated with a token;
+ * `epochs` (one per partition, in partition order) for an admin socket with STREAM_PARTITIONS > 1.
+ */
+export function authOkFrame(epoch: string | undefined, exp?: number, epochs?: readonly string[]): string {
+  return JSON.stringify({
+    type: "auth_ok",
+    ...(epoch === undefined ? {} : { epoch }),
+    ...(epochs === undefined ? {} : { epochs }),
+    ...(exp === undefined ? {} : { exp }),
+  });
 }
 
 export function refreshOkFrame(exp: number): string {

@@ -13,20 +13,33 @@
  * The mark a repair reads from is checked against the stream's last sequence first; a mark from
  * the future (forged) falls back to the newest recent sequence that the stream can have issued.
  *
+ * Partitions (STREAM_PARTITIONS=K > 1, docs/partitioning.md): sequences are per partition stream,
+ * so the marks are per (feed, partition): an app feed lives in its tenant's partition, the admin
+ * feed `sms.>` has one mark per partition. The stream an event came from is the Nats-Stream header
+ * RePublish adds; an event from a stream other than its tenant's (a producer that published straight
+ * into another partition's subject, or the old single stream during a migration) is dropped and
+ * counted (`foreign_stream`): a client must never get a sequence it cannot resume from.
+ *
  * A stage of the delivery line (src/bus/feed-sink.ts): it receives the subscriber's events and
  * passes them on, in order and repaired, to the next sink; a gap it cannot repair is passed on as
  * `lost`, so the feed's clients resume.
  */
 import type { Logger } from "pino";
 import type { DecodedEvent } from "../bus/event-decoder.js";
+import { STREAM_NAME } from "../bus/contract.js";
 import type { FeedSink } from "../bus/feed-sink.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Feed } from "../scope/scope.js";
+import type { PartitionedReaders } from "./replayer.js";
 import type { StreamReader } from "./stream-reader.js";
+
+type Reader = Pick<StreamReader, "read" | "lastSequence">;
 
 interface FeedState {
   feed: Feed;
+  /** The stream this state's sequences are in (the feed's, or one partition's for the admin feed). */
+  reader: Reader;
   /** Highest seq delivered on this feed. */
   mark: number;
   /** The last RECENT seqs delivered (ring), to fall back on when the mark is not credible. */
@@ -34,6 +47,9 @@ interface FeedState {
   recentAt: number;
   /** Live events waiting behind a repair (with their Nats-Last-Sequence), or undefined when flowing. */
   queue: Queued[] | undefined;
+  /** Its key in #feeds, and its partition (undefined with a single stream). */
+  key: string;
+  partition: number | undefined;
   /** When the current repair began (it is retried until it succeeds or gives up). */
   repairSince: number;
   /**
@@ -62,28 +78,42 @@ export class FeedContinuity implements FeedSink {
   readonly #subjects = new Map<string, number>();
 
   constructor(
-    private readonly reader: Pick<StreamReader, "read" | "lastSequence">,
+    private readonly reader: Reader,
     private readonly next: FeedSink,
     private readonly config: Pick<Config, "resumeMaxEvents">,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly partitioned?: PartitionedReaders<Reader>,
   ) {}
 
   /** Hot path: decide for one live event. Events of the direct path (no seq) pass straight on. */
-  event(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined): void {
+  event(feed: Feed, decoded: DecodedEvent, lastSeqHeader: string | undefined, stream?: string): void {
     const seq = decoded.event.seq;
     if (seq === undefined) {
       this.next.event(feed, decoded, undefined);
       return;
     }
-    this.#accept(feed, decoded, seq, lastSeqHeader);
+    const partitions = this.partitioned?.partitions;
+    const p = partitions === undefined ? undefined : partitions.ofTenant(decoded.tenantId);
+    if (stream !== undefined && stream !== (p === undefined ? STREAM_NAME : p.stream)) {
+      this.metrics.eventsRejected.inc({ reason: "foreign_stream" });
+      return;
+    }
+    this.#accept(feed, decoded, seq, lastSeqHeader, p === undefined || p.count === 1 ? undefined : p.index);
   }
 
-  #accept(feed: Feed, decoded: DecodedEvent, seq: number, lastSeqHeader: string | undefined): void {
-    let state = this.#feeds.get(feed.topic);
+  /** A feed's state key: its topic, and its partition when there are several. */
+  #key(topic: string, partition: number | undefined): string {
+    return partition === undefined ? topic : `${topic}|${partition}`;
+  }
+
+  #accept(feed: Feed, decoded: DecodedEvent, seq: number, lastSeqHeader: string | undefined, partition: number | undefined): void {
+    const key = this.#key(feed.topic, partition);
+    let state = this.#feeds.get(key);
     if (state === undefined) {
-      state = { feed, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, mustReach: 0, repaired: new Set(), repairedMax: 0 };
-      this.#feeds.set(feed.topic, state);
+      const reader = partition === undefined ? this.reader : (this.partitioned?.readers[partition] ?? this.reader);
+      state = { feed, reader, key, partition, mark: 0, recent: [], recentAt: 0, queue: undefined, repairSince: 0, mustReach: 0, repaired: new Set(), repairedMax: 0 };
+      this.#feeds.set(key, state);
     }
     if (state.queue !== undefined) {
       state.queue.push({ decoded, lastSeq: lastSeqHeader });
@@ -113,7 +143,10 @@ export class FeedContinuity implements FeedSink {
    */
   skipped(feed: Feed, subject: string, seq: number): void {
     const key = `${feed.topic} ${subject}`;
-    if (this.#feeds.has(feed.topic) && seq > (this.#subjects.get(key) ?? 0)) this.#subjects.set(key, seq);
+    const tenant = subject.split(".")[1] ?? "";
+    const partitions = this.partitioned?.partitions;
+    const partition = partitions === undefined || !partitions.partitioned ? undefined : partitions.ofTenant(tenant).index;
+    if (this.#feeds.has(this.#key(feed.topic, partition)) && seq > (this.#subjects.get(key) ?? 0)) this.#subjects.set(key, seq);
   }
 
   /** After a NATS reconnect: anything may have been missed on every feed with a mark. */
@@ -134,6 +167,8 @@ export class FeedContinuity implements FeedSink {
   /** The feed was unsubscribed: forget it (a new subscription starts fresh). */
   ended(feed: Feed): void {
     this.#feeds.delete(feed.topic);
+    const partitions = this.partitioned?.partitions;
+    if (partitions !== undefined && partitions.partitioned) for (const p of partitions.all) this.#feeds.delete(this.#key(feed.topic, p.index));
     const prefix = `${feed.topic} `;
     for (const key of this.#subjects.keys()) if (key.startsWith(prefix)) this.#subjects.delete(key);
     this.next.ended(feed);
@@ -145,12 +180,12 @@ export class FeedContinuity implements FeedSink {
   }
 
   #repair(state: FeedState, reason: string, attempt: number): void {
-    if (this.#feeds.get(state.feed.topic) !== state) return; // unsubscribed meanwhile
+    if (this.#feeds.get(state.key) !== state) return; // unsubscribed meanwhile
     this.#forgetRepaired(state);
     this.#repairFrom(state)
       .then(async ({ from, last }) => {
         this.log.info({ feed: state.feed.subject, from, reason, attempt }, "repairing feed from the stream");
-        const result = await this.reader.read([state.feed.subject], from, this.config.resumeMaxEvents);
+        const result = await state.reader.read([state.feed.subject], from, this.config.resumeMaxEvents);
         if (result.type === "limit") return this.#abandon(state, `${result.pending} events missed: over RESUME_MAX_EVENTS`);
         // A target beyond the stream's end came from a forged header: it cannot be waited for.
         const target = state.mustReach <= last ? state.mustReach : 0;
@@ -204,7 +239,7 @@ export class FeedContinuity implements FeedSink {
 
   /** The mark, unless the stream cannot have issued it (forged): then the newest credible one. */
   async #repairFrom(state: FeedState): Promise<{ from: number; last: number }> {
-    const last = await this.reader.lastSequence();
+    const last = await state.reader.lastSequence();
     if (state.mark <= last) return { from: state.mark, last };
     const credible = state.recent.filter((s) => s <= last);
     this.log.warn({ feed: state.feed.subject, mark: state.mark, streamLast: last }, "feed mark is beyond the stream: forged sequence?");
@@ -218,11 +253,11 @@ export class FeedContinuity implements FeedSink {
   #release(state: FeedState): void {
     const queued = state.queue ?? [];
     state.queue = undefined;
-    if (this.#feeds.get(state.feed.topic) !== state) return; // unsubscribed meanwhile
+    if (this.#feeds.get(state.key) !== state) return; // unsubscribed meanwhile
     for (const q of queued) {
       const heldAgain = state.queue as Queued[] | undefined; // accept() may have started a repair
       if (heldAgain !== undefined) heldAgain.push(q);
-      else this.#accept(state.feed, q.decoded, q.decoded.event.seq as number, q.lastSeq);
+      else this.#accept(state.feed, q.decoded, q.decoded.event.seq as number, q.lastSeq, state.partition);
     }
   }
 

@@ -1,14 +1,14 @@
 /**
- * Reads stored events back from SMS_EVENTS: every event on the given live-subject filters with a
+ * Reads stored events back from SMS_EVENTS (or one partition's stream): every event on the given live-subject filters with a
  * sequence above `afterSeq`, in sequence order, decoded exactly like live ones. Used by resume
  * (per socket, streamed in batches so a long replay never sits in memory whole) and by gap repair
  * (per feed, read whole: it is bounded by RESUME_MAX_EVENTS), and by history (HTTP pages, below).
  */
 import { DeliverPolicy, jetstream, type Consumer, type JetStreamClient, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { liveOfStored, storedOfLive, STREAM_NAME } from "../bus/contract.js";
 import { decodeBusEvent, type DecodedEvent } from "../bus/event-decoder.js";
-import { streamInfo } from "../bus/stream.js";
+import { liveOfStoredIn, partitionIndex, storedOfLiveIn, type Partition } from "../bus/partitions.js";
+import { SINGLE, streamInfo } from "../bus/stream.js";
 import { InvalidEventError } from "../errors.js";
 
 export type ReadResult =
@@ -43,19 +43,23 @@ interface Stored {
 export class StreamReader {
   readonly #js: JetStreamClient;
 
-  constructor(private readonly nc: NatsConnection) {
+  /** Reads one partition's stream (by default the single stream SMS_EVENTS). */
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly partition: Partition = SINGLE,
+  ) {
     this.#js = jetstream(nc);
   }
 
   /** The stream's info now, or null when it does not exist. */
   info(): Promise<StreamInfo | null> {
-    return streamInfo(this.nc);
+    return streamInfo(this.nc, this.partition.stream);
   }
 
   /** The stream's last sequence now. */
   async lastSequence(): Promise<number> {
     const info = await this.info();
-    if (info === null) throw new Error(`stream ${STREAM_NAME} does not exist`);
+    if (info === null) throw new Error(`stream ${this.partition.stream} does not exist`);
     return info.state.last_seq;
   }
 
@@ -79,7 +83,7 @@ export class StreamReader {
       return { type: "limit", pending };
     }
     let through = afterSeq;
-    const sources = consumers.map((c, i) => fetchAll(c, pendings[i] as number, (seq) => (through = Math.max(through, seq))));
+    const sources = consumers.map((c, i) => fetchAll(c, pendings[i] as number, (seq) => (through = Math.max(through, seq)), this.partition));
     return {
       type: "open",
       read: {
@@ -124,6 +128,7 @@ export class StreamReader {
       const pending = pendings.reduce((a, b) => a + b, 0);
       const scanMax = Math.min(request.scanMax, pending);
       const sources = consumers.map((c, i) => rawMessages(c, Math.min(pendings[i] as number, scanMax)));
+      const partition = this.partition;
       const keepLast = request.keep === "last";
       const events: DecodedEvent[] = [];
       let examined = 0;
@@ -136,7 +141,7 @@ export class StreamReader {
         }
         examined++;
         lastExamined = m.seq;
-        const decoded = decodeStored(m);
+        const decoded = decodeStored(m, partition);
         if (decoded !== undefined && request.accept(decoded)) {
           events.push(decoded);
           if (keepLast && events.length > request.limit) events.shift();
@@ -157,7 +162,7 @@ export class StreamReader {
    */
   async newest(request: Omit<PageRequest, "from" | "keep" | "throughSeq">): Promise<DecodedEvent[]> {
     const info = await this.info();
-    if (info === null) throw new Error(`stream ${STREAM_NAME} does not exist`);
+    if (info === null) throw new Error(`stream ${this.partition.stream} does not exist`);
     const first = Math.max(1, info.state.first_seq);
     let hi = info.state.last_seq;
     let window = Math.max(4 * request.limit, NEWEST_FIRST_WINDOW);
@@ -187,7 +192,8 @@ export class StreamReader {
       "afterSeq" in from
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.afterSeq + 1 }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(from.timeMs).toISOString() };
-    return Promise.all(liveFilters.map((f) => this.#js.consumers.get(STREAM_NAME, { filter_subjects: storedOfLive(f), ...start })));
+    const p = this.partition;
+    return Promise.all(liveFilters.map((f) => this.#js.consumers.get(p.stream, { filter_subjects: storedOfLiveIn(p, f), ...start })));
   }
 }
 
@@ -227,13 +233,23 @@ interface RawStored {
   data: Uint8Array;
 }
 
-function decodeStored(m: RawStored): DecodedEvent | undefined {
+function decodeStored(m: RawStored, p: Partition): DecodedEvent | undefined {
   try {
-    return decodeBusEvent(liveOfStored(m.subject), m.data, m.seq);
+    return inPartition(decodeBusEvent(liveOfStoredIn(p, m.subject), m.data, m.seq), p);
   } catch (err) {
     if (err instanceof InvalidEventError) return undefined;
     throw err;
   }
+}
+
+/**
+ * nats-server checks a producer's permissions on the mapped subject, so a producer may publish
+ * straight into a partition subject (`in.sms.<k>.<tenant>...`) of another tenant's partition. Such
+ * an event is not where the tenant's reads look: live it is dropped (src/resume/feed-continuity.ts),
+ * and here it is skipped like an invalid one, so that replay and live agree.
+ */
+function inPartition(decoded: DecodedEvent, p: Partition): DecodedEvent | undefined {
+  return p.count === 1 || partitionIndex(decoded.tenantId, p.count) === p.index ? decoded : undefined;
 }
 
 /** Up to `max` stored messages of one consumer, undecoded, fetched in batches of at most BATCH. */
@@ -273,10 +289,10 @@ async function* mergeRawBySeq(sources: AsyncGenerator<RawStored>[]): AsyncGenera
 }
 
 /** The consumer's `pending` stored events, in batches of at most BATCH, invalid ones included. */
-async function* fetchAll(consumer: Consumer, pending: number, fetched: (seq: number) => void): AsyncGenerator<Stored[]> {
+async function* fetchAll(consumer: Consumer, pending: number, fetched: (seq: number) => void, p: Partition): AsyncGenerator<Stored[]> {
   let remaining = pending;
   while (remaining > 0) {
-    const batch = await withTimeout(fetchBatch(consumer, Math.min(BATCH, remaining), fetched), FETCH_TIMEOUT_MS);
+    const batch = await withTimeout(fetchBatch(consumer, Math.min(BATCH, remaining), fetched, p), FETCH_TIMEOUT_MS);
     // A fetch that ends empty while events are still pending (a stale connection, a leader
     // change): the read is incomplete, and an incomplete read must not pass for a complete one.
     // The caller retries (gap repair) or answers resume_failed.
@@ -286,14 +302,14 @@ async function* fetchAll(consumer: Consumer, pending: number, fetched: (seq: num
   }
 }
 
-async function fetchBatch(consumer: Consumer, max: number, fetched: (seq: number) => void): Promise<{ stored: Stored[]; last: boolean }> {
+async function fetchBatch(consumer: Consumer, max: number, fetched: (seq: number) => void, p: Partition): Promise<{ stored: Stored[]; last: boolean }> {
   const stored: Stored[] = [];
   const messages = await consumer.fetch({ max_messages: max, expires: 2000 });
   for await (const m of messages) {
     fetched(m.seq);
     let decoded: DecodedEvent | undefined;
     try {
-      decoded = decodeBusEvent(liveOfStored(m.subject), m.data, m.seq);
+      decoded = inPartition(decodeBusEvent(liveOfStoredIn(p, m.subject), m.data, m.seq), p);
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
     }

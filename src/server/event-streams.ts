@@ -10,6 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { DecodedEvent } from "../bus/event-decoder.js";
+import type { StreamEpochs } from "../bus/stream-watch.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Credential } from "../protocol/credential.js";
@@ -29,8 +30,8 @@ export class EventStreams implements TopicStreams {
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    /** The stream's incarnation for `id:` lines (undefined on the direct path). */
-    private readonly stream: { readonly epoch: string | undefined },
+    /** The streams' incarnations for `id:` lines (none on the direct path). */
+    private readonly stream: Pick<StreamEpochs, "epoch" | "epochOfTenant">,
     private readonly config: Pick<Config, "pingIntervalMs" | "maxLifetimeS">,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -42,6 +43,11 @@ export class EventStreams implements TopicStreams {
 
   get epoch(): string | undefined {
     return this.stream.epoch;
+  }
+
+  /** The epoch of the stream a tenant's events are stored in (its partition's). */
+  epochOfTenant(tenantId: string): string | undefined {
+    return this.stream.epochOfTenant(tenantId);
   }
 
   add(stream: EventStream): void {
@@ -75,7 +81,7 @@ export class EventStreams implements TopicStreams {
   observe(topic: string, decoded: DecodedEvent): void {
     const streams = this.#byTopic.get(topic);
     if (streams === undefined) return;
-    const frame = sseEvent(this.stream.epoch, decoded.event.type, decoded.event.seq, decoded.frame);
+    const frame = sseEvent(this.stream.epochOfTenant(decoded.tenantId), decoded.event.type, decoded.event.seq, decoded.frame);
     let n = 0;
     for (const s of streams) {
       if (!filterAllows(s.info.filter, decoded.event)) continue;

@@ -6,6 +6,11 @@
  *   409 {"error":"epoch"}            410 {"error":"retention"}     429 rate limit (Retry-After)
  *   503 starting, no stream, or too many reads at once (Retry-After)
  *
+ * With STREAM_PARTITIONS=K > 1 (docs/partitioning.md) an app credential reads its tenant's
+ * partition (cursors carry that partition's epoch); an admin credential reads one partition per
+ * request: `partition=<k>`, or an `after` cursor whose epoch names it; neither is a 400 naming
+ * `partition`.
+ *
  * Reads are bounded three ways: per credential (HISTORY_RATE_PER_MIN), at once on the node
  * (HISTORY_CONCURRENCY, through the same slot bookkeeping as replays), and per page (`limit`
  * events decoded at most, HISTORY_SCAN_MAX stored events read at most).
@@ -17,7 +22,8 @@ import { epochOf } from "../bus/stream.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { credentialOwner } from "../protocol/credential.js";
-import { formatCursor, HistoryQueryError, parseHistoryQuery, type HistoryQuery } from "../protocol/history-query.js";
+import { formatCursor, HistoryQueryError, parseHistoryQuery, partitionOfEpoch, type HistoryQuery } from "../protocol/history-query.js";
+import type { PartitionedReaders } from "../resume/replayer.js";
 import { ReplaySlots } from "../resume/replay-slots.js";
 import type { StreamReader } from "../resume/stream-reader.js";
 import { filterAllows, intersectFilters } from "../scope/filter.js";
@@ -44,6 +50,8 @@ export class HistoryRoute {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     now: () => number = Date.now,
+    /** STREAM_PARTITIONS > 1: one reader per partition. */
+    private readonly partitioned?: PartitionedReaders<Pick<StreamReader, "info" | "page" | "newest">>,
   ) {
     this.#rate = new RateLimit(config.historyRatePerMin, now);
     const total = config.historyConcurrency;
@@ -81,6 +89,9 @@ export class HistoryRoute {
     const wait = this.#rate.take(owner);
     if (wait > 0) return this.#answer(exchange, "429 Too Many Requests", errorBody(`rate limit: ${this.config.historyRatePerMin} requests per minute`), [["retry-after", String(wait)]]);
     if (this.reader === undefined) return this.#answer(exchange, "503 Service Unavailable", errorBody("history needs the stream (STREAM_ENABLED=false on this node)"));
+    const partition = this.#partition(query, who);
+    if (typeof partition === "string") return this.#answer(exchange, "400 Bad Request", errorBody(partition, "partition"));
+    const reader = partition === undefined ? this.reader : (this.partitioned?.readers[partition] ?? this.reader);
     const tenantId = who.scope.role === "app" ? who.scope.tenantId : undefined;
     const slot = await this.#slots.acquire({ key: owner, tenantId }, () => exchange.aborted);
     if (!slot.granted) {
@@ -89,16 +100,42 @@ export class HistoryRoute {
     }
     try {
       if (exchange.aborted) return;
-      await this.#page(exchange, query, who, this.reader);
+      await this.#page(exchange, query, who, reader, partition);
     } finally {
       slot.release();
     }
   }
 
-  async #page(exchange: HttpExchange, query: HistoryQuery, who: HttpAuthResult, reader: Pick<StreamReader, "info" | "page" | "newest">): Promise<void> {
+  /**
+   * Which partition the request reads: undefined with a single stream; a message (400) when an
+   * admin request names none or one that does not exist.
+   */
+  #partition(query: HistoryQuery, who: HttpAuthResult): number | undefined | string {
+    const partitions = this.partitioned?.partitions;
+    if (partitions === undefined || !partitions.partitioned) {
+      return query.partition === undefined || query.partition === 0 ? undefined : "partition: this node has one stream (STREAM_PARTITIONS=1)";
+    }
+    const count = partitions.count;
+    if (who.scope.role === "app") {
+      const own = partitions.ofTenant(who.scope.tenantId).index;
+      return query.partition === undefined || query.partition === own ? own : `partition: this credential's tenant is in partition ${own}`;
+    }
+    const fromCursor = query.position.type === "after" ? partitionOfEpoch(query.position.cursor.epoch, count) : undefined;
+    const wanted = query.partition ?? fromCursor;
+    if (wanted === undefined) {
+      return query.position.type === "after"
+        ? "after: the cursor's epoch names no partition of this stream (STREAM_PARTITIONS changed?): give partition=<k> with since, or start again"
+        : `admin history over ${count} partitions needs partition=<0..${count - 1}> (or an after cursor, whose epoch names it)`;
+    }
+    if (wanted >= count) return `partition must be 0 to ${count - 1}`;
+    if (fromCursor !== undefined && fromCursor !== wanted) return "partition disagrees with the after cursor's epoch";
+    return wanted;
+  }
+
+  async #page(exchange: HttpExchange, query: HistoryQuery, who: HttpAuthResult, reader: Pick<StreamReader, "info" | "page" | "newest">, partition: number | undefined): Promise<void> {
     const info = await reader.info();
     if (info === null) return this.#answer(exchange, "503 Service Unavailable", errorBody("the stream does not exist yet"), [["retry-after", "1"]]);
-    const epoch = epochOf(info);
+    const epoch = epochOf(info, partition === undefined ? undefined : this.partitioned?.partitions.all[partition]);
     const filter = intersectFilters(query.filter, who.ceiling);
     const liveFilters = feedsOf(who.scope).map((f) => f.subject);
     const accept = (d: DecodedEvent): boolean => filterAllows(filter, d.event);

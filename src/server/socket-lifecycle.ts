@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import type { FeedRegistry } from "../bus/feed-registry.js";
+import type { StreamEpochs } from "../bus/stream-watch.js";
 import { CloseCode } from "../client/close-codes.js";
 import type { Config } from "../config/config.js";
 import { hashPrefix } from "../keys/key-record.js";
@@ -50,8 +51,8 @@ export interface LifecycleDeps {
   sockets: SocketRegistry;
   scopes: ScopeTable;
   feeds: FeedRegistry;
-  /** The stream's incarnation for auth_ok (undefined on the direct path or before the first check). */
-  stream: { readonly epoch: string | undefined };
+  /** The streams' incarnations for auth_ok (none on the direct path or before the first check). */
+  stream: StreamEpochs;
   resumer: Resumer | undefined;
   /** The fleet-wide per-tenant quota (src/fleet/quota.ts); absent: no fleet quota. */
   quota?: TenantQuota;
@@ -272,7 +273,7 @@ export class SocketLifecycle implements ClientHandlers {
     this.#gauges();
     const { sockets, resumer } = this.deps;
     const credential = data.credential;
-    sockets.send(ws, authOkFrame(this.deps.stream.epoch, credential?.kind === "token" ? Math.floor(credential.expMs / 1000) : undefined));
+    sockets.send(ws, this.#authOk(data.scope, credential));
     if (resume === undefined || resumer === undefined) {
       sockets.goLive(ws);
       return;
@@ -282,6 +283,18 @@ export class SocketLifecycle implements ClientHandlers {
     // Going live after a replay subscribes a filtered socket's derived topics: keep the gauge exact.
     const goLive = data.filter === undefined ? port.goLive : () => (port.goLive(), this.#gauges());
     resumer.resume({ ...port, goLive }, resume);
+  }
+
+  /**
+   * auth_ok: the epoch of the stream the socket's events come from (its tenant's partition with
+   * STREAM_PARTITIONS > 1); an admin socket over several partitions gets `epochs`, one each.
+   */
+  #authOk(scope: SocketData["scope"], credential: Credential | undefined): string {
+    const exp = credential?.kind === "token" ? Math.floor(credential.expMs / 1000) : undefined;
+    const { stream } = this.deps;
+    if (!stream.partitioned) return authOkFrame(stream.epoch, exp);
+    if (scope?.role === "app") return authOkFrame(stream.epochOfTenant(scope.tenantId), exp);
+    return authOkFrame(undefined, exp, stream.epochs);
   }
 
   /**

@@ -126,7 +126,7 @@ export class StreamRoute {
 
   /** The stream as resume sees it: the Replayer's JSON frames become SSE frames here. */
   #replaySocket(stream: EventStream, owner: ReplaySocket["owner"]): ReplaySocket {
-    const epoch = (): string | undefined => this.deps.streams.epoch;
+    const epoch = (tenantId: string): string | undefined => this.deps.streams.epochOfTenant(tenantId);
     const filter = stream.info.filter;
     return {
       id: stream.info.id,
@@ -135,14 +135,14 @@ export class StreamRoute {
       isClosed: () => stream.closed,
       allows: (event) => filterAllows(filter, event),
       send: (frame) => {
-        const sse = sseOfFrame(frame, epoch(), filter);
+        const sse = sseOfFrame(frame, epoch, filter);
         if (sse !== undefined) stream.write(sse);
       },
       sendMany: (frames, from, budget) => {
         let i = from;
         stream.cork(() => {
           for (; i < frames.length && !stream.closed && stream.bufferedBytes < budget; i++) {
-            const sse = sseOfFrame(frames[i] as string, epoch(), filter);
+            const sse = sseOfFrame(frames[i] as string, epoch, filter);
             if (sse !== undefined) stream.write(sse);
           }
         });
@@ -168,11 +168,11 @@ export class StreamRoute {
  * A frame the Replayer sends (the socket's JSON) as SSE: events by their type and sequence (and
  * only when the filter lets them through), anything else (resumed, resume_failed) by its type.
  */
-function sseOfFrame(frame: string, epoch: string | undefined, filter: EventFilter): string | undefined {
-  const message = JSON.parse(frame) as { type: string; seq?: number };
+function sseOfFrame(frame: string, epoch: (tenantId: string) => string | undefined, filter: EventFilter): string | undefined {
+  const message = JSON.parse(frame) as { type: string; seq?: number; tenantId?: string };
   if (message.type === "sms_status" || message.type === "sms_inbound") {
     if (!filterAllows(filter, message as SmsEvent)) return undefined;
-    return sseEvent(epoch, message.type, message.seq, frame);
+    return sseEvent(epoch(message.tenantId ?? ""), message.type, message.seq, frame);
   }
   return sseMessageFrame(message.type, frame);
 }

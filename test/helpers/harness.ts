@@ -29,14 +29,16 @@ export interface TestNats extends EmbeddedNats {
   subscriptions(): Promise<string[]>;
 }
 
-export async function startTestNats(options: { jetstream?: boolean; secure?: boolean } = {}): Promise<TestNats> {
+/** `partitions`: a server with STREAM_PARTITIONS=K's mapping, provisioned with K streams (nodes need the same env). */
+export async function startTestNats(options: { jetstream?: boolean; secure?: boolean; partitions?: number } = {}): Promise<TestNats> {
   const monitorPort = await freePort();
   const monitor = ["-m", String(monitorPort)];
-  const secure = options.secure === false ? undefined : await startSecureNats({ roles: [...DEFAULT_ROLES, "directProducer"], args: monitor });
+  const partitions = options.partitions ?? 1;
+  const secure = options.secure === false ? undefined : await startSecureNats({ roles: [...DEFAULT_ROLES, "directProducer"], args: monitor, partitions });
   const nats = secure ?? (await startNatsServer({ args: monitor, jetstream: options.jetstream ?? true }));
   if (secure !== undefined) {
     const admin = await secure.connect("admin");
-    await provision(admin, loadConfig({}));
+    await provision(admin, loadConfig(partitions === 1 ? {} : { STREAM_PARTITIONS: String(partitions) }));
     await admin.close();
   }
   return {

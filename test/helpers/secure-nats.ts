@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_ROLES, PERMISSIONS, renderAuthorization, type RoleName } from "../../src/bus/permissions.js";
+import { renderMappings } from "../../src/bus/partitions.js";
+import { DEFAULT_ROLES, PERMISSIONS, permissionMatrix, renderAuthorization, type RoleName } from "../../src/bus/permissions.js";
 import { startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 
 export interface RoleCredentials {
@@ -23,11 +24,17 @@ export interface SecureNats extends EmbeddedNats {
   readonly credentials: Readonly<Partial<Record<RoleName, RoleCredentials>>>;
   /** Connection options for a role: servers, user, password and the role's inbox prefix. */
   options(role: RoleName, extra?: Partial<ConnectionOptions>): ConnectionOptions;
+  /**
+   * Rewrite the config for another STREAM_PARTITIONS (mapping and grants; same passwords) and
+   * reload the running server (SIGHUP): the migration's switch.
+   */
+  reconfigure(partitions: number, options?: { mapping?: boolean }): void;
   /** Connect as a role (fails fast: no waitOnFirstConnect, no reconnect). */
   connect(role: RoleName, extra?: Partial<ConnectionOptions>): Promise<NatsConnection>;
 }
 
-export async function startSecureNats(options: { roles?: readonly RoleName[]; args?: string[] } = {}): Promise<SecureNats> {
+/** `partitions`: STREAM_PARTITIONS=K > 1 adds the subject mapping (src/bus/partitions.ts) and the matrix's partition grants. */
+export async function startSecureNats(options: { roles?: readonly RoleName[]; args?: string[]; partitions?: number } = {}): Promise<SecureNats> {
   const roles = options.roles ?? DEFAULT_ROLES;
   const passwords: Partial<Record<RoleName, string>> = {};
   const credentials: Partial<Record<RoleName, RoleCredentials>> = {};
@@ -36,13 +43,16 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     passwords[role] = pass;
     credentials[role] = { user: PERMISSIONS[role].user, pass, inboxPrefix: PERMISSIONS[role].inboxPrefix };
   }
-  const configText = renderAuthorization({ roles, passwords });
+  const render = (partitions: number, mapping = true): string =>
+    (mapping ? renderMappings(partitions) : "") + renderAuthorization({ roles, passwords, matrix: permissionMatrix({ partitions }) });
+  const configText = render(options.partitions ?? 1);
   const dir = mkdtempSync(join(tmpdir(), "smsws-secure-nats-"));
   const file = join(dir, "nats.conf");
+  const storeDir = join(dir, "jetstream");
   writeFileSync(file, configText, { mode: 0o600 });
   let nats: EmbeddedNats;
   try {
-    nats = await startNatsServer({ args: ["-c", file, ...(options.args ?? [])] });
+    nats = await startNatsServer({ args: ["-c", file, ...(options.args ?? [])], storeDir });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -58,6 +68,12 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     credentials,
     options: optionsFor,
     connect: (role, extra) => connect(optionsFor(role, { reconnect: false, ...extra })),
+    reconfigure(partitions, reconfigureOptions = {}) {
+      // A reload takes JetStream from the file alone (the -js flag is forgotten): name it there.
+      const jetstreamBlock = `jetstream { store_dir: ${JSON.stringify(storeDir)} }\n`;
+      writeFileSync(file, jetstreamBlock + render(partitions, reconfigureOptions.mapping ?? true), { mode: 0o600 });
+      nats.process.kill("SIGHUP");
+    },
     async stop() {
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
