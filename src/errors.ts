@@ -59,6 +59,7 @@ export const REJECT_REASONS = [
   "type_mismatch", // `type` disagrees with the subject's kind
   "tenant_mismatch", // `tenantId` disagrees with the subject's tenant token
   "app_mismatch", // `appId` disagrees with the subject's app token
+  "foreign_stream", // with partitions: a live copy from a stream that is not the tenant's partition
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

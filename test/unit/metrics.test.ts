@@ -19,7 +19,7 @@ describe("metrics", () => {
     const m = createMetrics({ defaultMetrics: false });
     const rejected = await series(m, "smsws_events_rejected_total");
     expect(rejected.map((v) => v.labels.reason).sort()).toEqual(
-      ["app_mismatch", "bad_id", "bad_subject", "bad_value", "decode", "missing_field", "tenant_mismatch", "too_large", "type_mismatch"],
+      ["app_mismatch", "bad_id", "bad_subject", "bad_value", "decode", "foreign_stream", "missing_field", "tenant_mismatch", "too_large", "type_mismatch"],
     );
     expect((await series(m, "smsws_auth_total")).map((v) => v.labels.outcome).sort()).toEqual(
       ["bad_request", "invalid_key", "ok", "revoked", "tenant_limit", "tenant_quota", "timeout", "token_expired", "token_invalid", "token_ok", "token_revoked", "wrong_pool"],
