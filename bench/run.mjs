@@ -125,6 +125,10 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
   const base = (await group.count()).events;
   const cpu0 = cpuMs(h.serverPids);
   const user0 = userCpuMs(h.serverPids);
+  // nats-server's part of the server CPU (peers fed through NATS), to tell it from the node's own
+  const natsPids = h.natsPids ?? [];
+  const nats0 = cpuMs(natsPids);
+  const natsUser0 = userCpuMs(natsPids);
   const lg0 = group.procs.map((p) => cpuMs([p.child.pid]));
   const pub0 = cpuMs(h.publisherPids);
   const m0 = machineBusyTicks();
@@ -153,6 +157,8 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
   const wall = (performance.now() - t0) / 1000;
   const serverCpu = cpuMs(h.serverPids) - cpu0;
   const serverUser = userCpuMs(h.serverPids) - user0;
+  const natsCpu = cpuMs(natsPids) - nats0;
+  const natsUser = userCpuMs(natsPids) - natsUser0;
   const lgCpu = group.procs.map((p, i) => cpuMs([p.child.pid]) - lg0[i]);
   const pubCpu = cpuMs(h.publisherPids) - pub0;
   const m1 = machineBusyTicks();
@@ -176,6 +182,9 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
     serverCpuMs: Math.round(serverCpu),
     cpuMsPer100k: m.events ? +((serverCpu * 1e5) / m.events).toFixed(1) : null,
     userCpuMsPer100k: m.events ? +((serverUser * 1e5) / m.events).toFixed(1) : null,
+    // of the server CPU above, what nats-server used (null for a peer without one)
+    natsCpuMsPer100k: natsPids.length && m.events ? +((natsCpu * 1e5) / m.events).toFixed(1) : null,
+    natsUserCpuMsPer100k: natsPids.length && m.events ? +((natsUser * 1e5) / m.events).toFixed(1) : null,
     loadgenCpuShare: +lgMaxShare.toFixed(2),
     publisherCpuShare: +pubShare.toFixed(2),
     machineBusy: +busy.toFixed(2),
@@ -190,7 +199,7 @@ async function step(h, group, plan, fanout, label, p99LimitUs = P99_LIMIT_US) {
   const lat = m.latency_us;
   log(
     `  ${label}: sent ${r.sent} recv ${m.events}/${expected} lost ${lost} ${res.deliveriesPerSec}/s`,
-    `p50 ${fmtUs(lat.p50)} p99 ${fmtUs(lat.p99)} max ${fmtUs(lat.max)} cpu ${res.cpuMsPer100k} (user ${res.userCpuMsPer100k}) ms/100k`,
+    `p50 ${fmtUs(lat.p50)} p99 ${fmtUs(lat.p99)} max ${fmtUs(lat.max)} cpu ${res.cpuMsPer100k} (user ${res.userCpuMsPer100k}${res.natsCpuMsPer100k === null ? '' : `, nats ${res.natsCpuMsPer100k}`}) ms/100k`,
     `lg ${res.loadgenCpuShare} pub ${res.publisherCpuShare} busy ${res.machineBusy}${res.clientBound ? ' CLIENT-BOUND' : ''} ${res.pass ? 'ok' : 'FAIL'}`,
   );
   return res;
@@ -389,6 +398,7 @@ async function runPeer(name, ctx) {
           await group.quit();
         }
       });
+  }
   // Server-Sent Events (GET /v1/events/stream): the gateway's own HTTP transport, over the same
   // many scopes, beside its WebSocket many-scopes above; a Node client holds the streams.
   if (name.startsWith('gateway') && want('sse')) {
