@@ -5,7 +5,8 @@
 //   msgpack-js    JetStream publish with ack to in.sms.<t>.<a>.status (the gateway's durable path):
 //                 asynchronous, as a high-rate producer publishes, each publish a core NATS message
 //                 with a reply subject on one wildcard inbox that collects the stream's acks (no
-//                 request object, timer or promise per event); in flight at most ACK_WINDOW, then
+//                 request object, timer or promise per event), with Nats-Msg-Id = eventId as the
+//                 producer library sets it (the stream de-duplicates); in flight at most ACK_WINDOW, then
 //                 the pacing waits for acks; every ack is awaited before the plan is answered
 //   json-core     core NATS, the event as JSON bytes (nats-server's WebSocket clients read it as is)
 //   pusher        Pusher HTTP API /apps/<id>/batch_events, signed (Soketi)
@@ -17,10 +18,11 @@ import { pack } from 'msgpackr';
 import { pace, eventObject, epochMicros } from './pace.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
-let nc;
+let nc, natsHeaders;
 if (cfg.mode !== 'pusher') {
-  const { connect } = await import('@nats-io/transport-node');
+  const { connect, headers } = await import('@nats-io/transport-node');
   nc = await connect({ servers: cfg.natsUrl, name: 'bench-publisher' });
+  natsHeaders = headers;
 }
 
 // ---- JetStream acks (msgpack-js): one subscription, counted; a window bounds what is in flight ----
@@ -39,8 +41,11 @@ if (cfg.mode === 'msgpack-js') {
   });
 }
 const inFlight = () => acks.sent - acks.acked;
-function jsPublish(subject, data) {
-  nc.publish(subject, data, { reply: `${ackInbox}.${acks.sent}` });
+/** As the producer library (src/publisher) publishes: Nats-Msg-Id = eventId, so the stream de-duplicates. */
+function jsPublish(subject, data, msgId) {
+  const h = natsHeaders();
+  h.set('Nats-Msg-Id', msgId);
+  nc.publish(subject, data, { reply: `${ackInbox}.${acks.sent}`, headers: h });
   acks.sent++;
   if (inFlight() > acks.maxInFlight) acks.maxInFlight = inFlight();
 }
@@ -102,7 +107,7 @@ async function run(plan) {
       const ev = eventObject(t, a, i, us, plan.mix ? Math.floor(i / scopes.length) : undefined);
       if (cfg.mode === 'msgpack-core') nc.publish(`sms.${t}.${a}.status`, pack(ev));
       else if (cfg.mode === 'json-core') nc.publish(`sms.${t}.${a}.status`, enc.encode(JSON.stringify(ev)));
-      else if (cfg.mode === 'msgpack-js') jsPublish(`in.sms.${t}.${a}.status`, pack(ev));
+      else if (cfg.mode === 'msgpack-js') jsPublish(`in.sms.${t}.${a}.status`, pack(ev), ev.eventId);
       else {
         const data = JSON.stringify(ev);
         batch.push({ name: 'sms_status', channel: `sms-${t}-${a}`, data });
