@@ -106,12 +106,16 @@ function machineBusyTicks() {
 }
 
 async function quiesce(h) {
-  // wait for the servers to go idle (< 10 % of a core over 200 ms), at most 2 s (quick) or 8 s
+  // wait for the servers to go idle (< 10 % of a core over 200 ms) and, the machine being shared,
+  // for the whole machine to be calm (< 30 % of its cores over 200 ms), at most 2 s (quick) or 8 s
   const end = Date.now() + (quick ? 2000 : 8000);
   while (Date.now() < end) {
     const a = cpuMs(h.serverPids);
+    const m0 = machineBusyTicks();
     await sleep(200);
-    if (cpuMs(h.serverPids) - a < 20) return;
+    const m1 = machineBusyTicks();
+    const busy = 1 - (m1.idle - m0.idle) / Math.max(1, m1.total - m0.total);
+    if (cpuMs(h.serverPids) - a < 20 && busy < 0.3) return;
   }
 }
 
@@ -234,9 +238,9 @@ async function ladder(h, group, scenario, scopes, fanout, sockets, p99LimitUs = 
     const secs = Math.max(cfg.stepSecs, Math.min(8, 10 / rate));
     const plan = { rate, secs, burst: 1, scopes, admin: scenario === 'admin-firehose', mix: scenario === 'filtered' };
     let s = await step(h, group, plan, fanout, `${scenario} ${fmtRate(target)}`, p99LimitUs);
-    if (!quick && !s.pass && s.lost === 0) {
-      // the machine is shared: a step that failed on latency alone is measured once more and the
-      // second measurement kept (the first stays in the JSON as firstAttempt)
+    // the machine is shared: a step that failed on latency alone is measured again, up to twice,
+    // and the last measurement kept (the earlier ones stay in the JSON as firstAttempt, chained)
+    for (let retry = 0; !quick && retry < 2 && !s.pass && s.lost === 0; retry++) {
       const again = await step(h, group, plan, fanout, `${scenario} ${fmtRate(target)} (again)`, p99LimitUs);
       s = { ...again, firstAttempt: s };
     }
