@@ -36,7 +36,10 @@ if (cfg.mode === 'msgpack-js') {
       acks.acked++;
       // a PubAck is {"stream":..,"seq":..}; a refusal carries "error" (or is a no-responders status)
       if (err || m.data.length === 0 || dec.decode(m.data).includes('"error"')) acks.errors++;
-      while (acks.waiters.length && acks.sent - acks.acked < ACK_WINDOW) acks.waiters.shift()();
+      // each waiter checks its own bound once per ack (and waits again if still above it)
+      const waiters = acks.waiters;
+      acks.waiters = [];
+      for (const check of waiters) check();
     },
   });
 }
