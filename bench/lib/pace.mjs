@@ -4,7 +4,8 @@
 // high rates several events leave per tick. Each event carries its real send time (see eventJson),
 // so a late tick shows up as latency, not as a hidden delay.
 
-export function pace(plan, emit) {
+/** `ready` (optional): a function returning a promise the pacing awaits before each tick (a publisher's window). */
+export function pace(plan, emit, ready = undefined) {
   const { rate = 0, secs = 0, burst = 1, bursts = 0, gapMs = 1000 } = plan;
   const total = bursts > 0 ? bursts * burst : Math.max(1, Math.round(rate * secs));
   const start = performance.now();
@@ -23,6 +24,7 @@ export function pace(plan, emit) {
           sent += n;
         }
         if (sent >= total) resolve({ sent, secs: (performance.now() - start) / 1000 });
+        else if (ready) ready().then(() => setTimeout(tick, 1), reject);
         else setTimeout(tick, 1);
       } catch (err) {
         reject(err);

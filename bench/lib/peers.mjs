@@ -227,6 +227,7 @@ export const PEERS = {
         port,
         path: '/ws',
         serverPids: [srv.pid, nats.child.pid],
+        natsPids: [nats.child.pid],
         cpuCounted: 'the ws-baseline node process + nats-server',
         publisherPids: [pub.child.pid],
         clients: apiKeyClients(ctx, ctx.keys),
@@ -312,6 +313,7 @@ export const PEERS = {
         port,
         path: `/app/${app.appKey}?protocol=7&client=bench&version=1.0`,
         serverPids: [srv.pid, nats.child.pid],
+        natsPids: [nats.child.pid],
         cpuCounted: 'the soketi node process + nats-server (its adapter)',
         publisherPids: [pub.child.pid],
         clients: (kind, scopes) => ({
@@ -372,6 +374,7 @@ async function setupGateway(ctx, durable, dir = repoDir, { tokens = false, parti
     port,
     path: '/ws',
     serverPids: [gw.pid, nats.child.pid],
+    natsPids: [nats.child.pid],
     cpuCounted: 'gateway node process + nats-server',
     publisherPids: [pub.child.pid],
     clients: apiKeyClients(ctx, clientKeys),

@@ -2,7 +2,12 @@
 // Reads one JSON plan per line on stdin, paces the events (lib/pace.mjs), answers one JSON line
 // {"sent","secs","errors"} per plan. Modes:
 //   msgpack-core  core NATS to sms.<t>.<a>.status, MessagePack (the gateway's direct path, ws-baseline)
-//   msgpack-js    JetStream publish with ack to in.sms.<t>.<a>.status (the gateway's durable path)
+//   msgpack-js    JetStream publish with ack to in.sms.<t>.<a>.status (the gateway's durable path):
+//                 asynchronous, as a high-rate producer publishes, each publish a core NATS message
+//                 with a reply subject on one wildcard inbox that collects the stream's acks (no
+//                 request object, timer or promise per event), with Nats-Msg-Id = eventId as the
+//                 producer library sets it (the stream de-duplicates); in flight at most ACK_WINDOW, then
+//                 the pacing waits for acks; every ack is awaited before the plan is answered
 //   json-core     core NATS, the event as JSON bytes (nats-server's WebSocket clients read it as is)
 //   pusher        Pusher HTTP API /apps/<id>/batch_events, signed (Soketi)
 // Every event embeds its send time (bt_<epoch us>) at the moment it is encoded.
@@ -13,14 +18,53 @@ import { pack } from 'msgpackr';
 import { pace, eventObject, epochMicros } from './pace.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
-let nc, js;
+let nc, natsHeaders;
 if (cfg.mode !== 'pusher') {
-  const { connect } = await import('@nats-io/transport-node');
+  const { connect, headers } = await import('@nats-io/transport-node');
   nc = await connect({ servers: cfg.natsUrl, name: 'bench-publisher' });
-  if (cfg.mode === 'msgpack-js') {
-    const { jetstream } = await import('@nats-io/jetstream');
-    js = jetstream(nc);
-  }
+  natsHeaders = headers;
+}
+
+// ---- JetStream acks (msgpack-js): one subscription, counted; a window bounds what is in flight ----
+const ACK_WINDOW = 2048;
+const acks = { sent: 0, acked: 0, errors: 0, maxInFlight: 0, waiters: [] };
+const ackInbox = `_INBOX.bench_acks_${process.pid}`;
+if (cfg.mode === 'msgpack-js') {
+  const dec = new TextDecoder();
+  nc.subscribe(`${ackInbox}.*`, {
+    callback: (err, m) => {
+      acks.acked++;
+      // a PubAck is {"stream":..,"seq":..}; a refusal carries "error" (or is a no-responders status)
+      if (err || m.data.length === 0 || dec.decode(m.data).includes('"error"')) acks.errors++;
+      // each waiter checks its own bound once per ack (and waits again if still above it)
+      const waiters = acks.waiters;
+      acks.waiters = [];
+      for (const check of waiters) check();
+    },
+  });
+}
+const inFlight = () => acks.sent - acks.acked;
+/** As the producer library (src/publisher) publishes: Nats-Msg-Id = eventId, so the stream de-duplicates. */
+function jsPublish(subject, data, msgId) {
+  const h = natsHeaders();
+  h.set('Nats-Msg-Id', msgId);
+  nc.publish(subject, data, { reply: `${ackInbox}.${acks.sent}`, headers: h });
+  acks.sent++;
+  if (inFlight() > acks.maxInFlight) acks.maxInFlight = inFlight();
+}
+/** Resolves when fewer than `limit` publishes wait for their ack (or after timeoutMs). */
+function ackedBelow(limit, timeoutMs) {
+  if (inFlight() < limit) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, timeoutMs);
+    const check = () => {
+      if (inFlight() < limit) {
+        clearTimeout(t);
+        resolve();
+      } else acks.waiters.push(check);
+    };
+    acks.waiters.push(check);
+  });
 }
 const enc = new TextEncoder();
 
@@ -66,8 +110,7 @@ async function run(plan) {
       const ev = eventObject(t, a, i, us, plan.mix ? Math.floor(i / scopes.length) : undefined);
       if (cfg.mode === 'msgpack-core') nc.publish(`sms.${t}.${a}.status`, pack(ev));
       else if (cfg.mode === 'json-core') nc.publish(`sms.${t}.${a}.status`, enc.encode(JSON.stringify(ev)));
-      else if (cfg.mode === 'msgpack-js')
-        track(js.publish(`in.sms.${t}.${a}.status`, pack(ev)).then(() => null, (e) => e.message));
+      else if (cfg.mode === 'msgpack-js') jsPublish(`in.sms.${t}.${a}.status`, pack(ev), ev.eventId);
       else {
         const data = JSON.stringify(ev);
         batch.push({ name: 'sms_status', channel: `sms-${t}-${a}`, data });
@@ -76,9 +119,17 @@ async function run(plan) {
       }
     }
     flushBatch();
-  });
+  }, cfg.mode === 'msgpack-js' ? () => ackedBelow(ACK_WINDOW, 10000) : undefined);
   await Promise.all([...inflight]);
   if (nc) await nc.flush();
+  if (cfg.mode === 'msgpack-js') {
+    const sent = acks.sent;
+    await ackedBelow(1, 10000);
+    errors += acks.errors + inFlight(); // refused, or never acknowledged within 10 s
+    acks.errors = 0;
+    acks.sent = acks.acked = 0; // acks still missing are counted above; late ones would skew the next plan
+    return { sent: r.sent, secs: r.secs, errors, acked: sent - errors, maxInFlight: acks.maxInFlight };
+  }
   return { sent: r.sent, secs: r.secs, errors };
 }
 

@@ -41,6 +41,8 @@ export function summarize(result) {
         clientBound: sc.clientBoundAtMax,
         cpuAtCommon: at?.cpuMsPer100k ?? null,
         userCpuAtCommon: at?.userCpuMsPer100k ?? null,
+        natsCpuAtCommon: at?.natsCpuMsPer100k ?? null,
+        natsUserCpuAtCommon: at?.natsUserCpuMsPer100k ?? null,
         atTop: sc.maxSustainedDeliveriesPerSec > 0 && sc.maxSustainedDeliveriesPerSec >= Math.max(...(result.meta.config.ladder?.[s] ?? [Infinity])),
         p99AtCommon: at?.latencyUs.p99 ?? null,
         limitUs: sc.p99LimitUs,
@@ -82,6 +84,7 @@ function markdown(result) {
       `${cap('admin-firehose')} | ${ratio(r['admin-firehose']?.max, g?.['admin-firehose']?.max)} | ${cpuCell('hot-scope')} | ${cpuRatio('hot-scope')} | ` +
       `${cpuCell('many-scopes')} | ${cpuRatio('many-scopes')} | ${r.idle ?? '-'} | ${ratio(r.idle, g?.idle)} | ${r.connectRate ? Math.round(r.connectRate) : '-'} | ${r.reconnectMs ? Math.round(r.reconnectMs) : '-'} |`);
   }
+  L.push(...paths(result, rows, common));
   L.push(...targets(result, rows));
   const notRun = Object.entries(result.peers).filter(([, p]) => p.status !== 'ok');
   if (notRun.length) {
@@ -102,14 +105,14 @@ function markdown(result) {
       const f = Object.values(result.peers).find((p) => p.scenarios?.filtered)?.scenarios.filtered;
       L.push(`many-scopes with server-side filters: ${f.filteredSockets} of the sockets filtered (per scope: 4 in 10 to status "failed", 1 in 10 watching one message), events mixing 4 statuses and 8 message ids. Compare with many-scopes of this same run (CPU per delivery, p99).`, '');
     }
-    L.push('| peer | offered/s | delivered/s | lost | p50 ms | p99 ms | p99.9 ms | max ms | p99 limit ms | CPU ms/100k (user) | loadgen CPU | publisher CPU | machine busy | result |');
+    L.push('| peer | offered/s | delivered/s | lost | p50 ms | p99 ms | p99.9 ms | max ms | p99 limit ms | CPU ms/100k (user) [of which nats-server] | loadgen CPU | publisher CPU | machine busy | result |');
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const [n, p] of Object.entries(result.peers)) {
       const sc = p.scenarios?.[s];
       if (!sc) continue;
       for (const st of sc.steps) {
         const l = st.latencyUs;
-        L.push(`| ${n} | ${num(st.offeredDeliveriesPerSec)} | ${num(st.deliveriesPerSec)} | ${st.lost} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.max)} | ${ms(st.p99LimitUs)} | ${st.cpuMsPer100k ?? '-'} (${st.userCpuMsPer100k ?? '-'}) | ${Math.round(st.loadgenCpuShare * 100)}% | ${Math.round(st.publisherCpuShare * 100)}% | ${Math.round(st.machineBusy * 100)}% | ${st.pass ? 'ok' : 'FAIL'}${st.clientBound ? ', client-bound' : ''}${st.closedSockets ? `, ${st.closedSockets} closed` : ''} |`);
+        L.push(`| ${n} | ${num(st.offeredDeliveriesPerSec)} | ${num(st.deliveriesPerSec)} | ${st.lost} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.max)} | ${ms(st.p99LimitUs)} | ${st.cpuMsPer100k ?? '-'} (${st.userCpuMsPer100k ?? '-'})${st.natsCpuMsPer100k == null ? '' : ` [nats ${st.natsCpuMsPer100k}]`} | ${Math.round(st.loadgenCpuShare * 100)}% | ${Math.round(st.publisherCpuShare * 100)}% | ${Math.round(st.machineBusy * 100)}% | ${st.pass ? 'ok' : 'FAIL'}${st.clientBound ? ', client-bound' : ''}${st.closedSockets ? `, ${st.closedSockets} closed` : ''} |`);
       }
     }
     if (s === 'hot-scope') {
@@ -134,13 +137,39 @@ function markdown(result) {
   return L.join('\n');
 }
 
+/**
+ * The two delivery paths side by side: direct (core NATS, `gateway`) and durable (JetStream,
+ * `gateway-durable`, what production runs), against the stack ceiling, with nats-server's part of
+ * the CPU apart from the node's own.
+ */
+function paths(result, rows, common) {
+  const s = 'many-scopes';
+  const names = ['gateway', 'gateway-durable', 'gateway-before', 'uws-ceiling'].filter((n) => rows[n]?.[s]);
+  if (!names.some((n) => n.startsWith('gateway'))) return [];
+  const u = rows['uws-ceiling']?.[s];
+  const direct = result.meta.config.gatewayPath?.startsWith('direct') ? 'direct (core NATS)' : 'durable (JetStream)';
+  const pathOf = (n) => (n === 'gateway-durable' ? 'durable (JetStream, production default)' : n === 'uws-ceiling' ? 'no NATS (events made in-process)' : direct);
+  const L = ['', `### Delivery paths (${s}, ${result.meta.config.sockets} sockets over ${result.meta.config.scopes} scopes)`, ''];
+  L.push(`CPU at ${num(common[s])}/s, the highest rate every peer passed; "node" is the server CPU without nats-server's.`, '');
+  L.push('| peer | path | max sustained/s | vs uws-ceiling | CPU ms/100k (user) | vs uws-ceiling | of which nats-server | node alone | node alone vs uws-ceiling |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const n of names) {
+    const r = rows[n][s];
+    // a gateway step measured before the split was recorded has no nats-server figure: no "node alone"
+    const node = r.cpuAtCommon == null ? null : r.natsCpuAtCommon != null ? +(r.cpuAtCommon - r.natsCpuAtCommon).toFixed(1) : n === 'uws-ceiling' ? r.cpuAtCommon : null;
+    const share = r.natsCpuAtCommon == null || !r.cpuAtCommon ? '-' : `${r.natsCpuAtCommon} (${Math.round((100 * r.natsCpuAtCommon) / r.cpuAtCommon)}%)`;
+    L.push(`| ${n} | ${pathOf(n)} | ${r.atTop ? '≥' : ''}${num(r.max)}${r.clientBound ? ' (client)' : ''} | ${ratio(r.max, u?.max)} | ${r.cpuAtCommon ?? '-'} (user ${r.userCpuAtCommon ?? '-'}) | ${ratio(r.cpuAtCommon, u?.cpuAtCommon)} | ${share} | ${node ?? '-'} | ${ratio(node, u?.cpuAtCommon)} |`);
+  }
+  return L;
+}
+
 const lessMore = (r) => (!r ? 'n/a' : r >= 1 ? `gateway uses ${r.toFixed(2)}x less` : `gateway uses ${(1 / r).toFixed(2)}x more`);
 
 /** The issue's targets, checked against this run's ratios. */
 function targets(result, rows) {
   const g = rows.gateway;
   if (!g) return [];
-  const L = ['', '### Targets (issue 4), from this run', '', '| target | measured | met |', '|---|---|---|'];
+  const L = ['', '### Targets (issues 4, 5 and 6), from this run', '', '| target | measured | met |', '|---|---|---|'];
   const row = (t, m, ok) => L.push(`| ${t} | ${m} | ${ok === null ? 'n/a' : ok ? 'yes' : '**no**'} |`);
   const cpu = (p, s) => rows[p]?.[s]?.cpuAtCommon ?? null;
   const cmp = (p, s) => (cpu(p, s) && cpu('gateway', s) ? cpu(p, s) / cpu('gateway', s) : null);
@@ -169,7 +198,24 @@ function targets(result, rows) {
     const floor = sc.fanoutFloorP99Us ? `; a single event's fan-out to all ${sc.sockets} alone: p99 ${ms(sc.fanoutFloorP99Us)} ms` : '';
     row(`p99 < 10 ms at half the max sustainable rate, ${sc.sockets} sockets (${s})`, `${ms(st.latencyUs.p99)} ms at ${num(st.offeredDeliveriesPerSec)}/s (max ${num(sc.maxSustainedDeliveriesPerSec)}/s)${floor}`, st.latencyUs.p99 < 10000);
   }
-  row('under 2 KB user-space memory per idle authenticated socket', g.idle !== null ? `${g.idle} B (${result.peers.gateway.scenarios.idle.sockets} sockets)` : 'n/a', g.idle !== null ? g.idle < 2048 : null);
+  // Issue items 5 and 6: the per-delivery cost of the node, both paths, against the ceiling
+  const many = (p) => rows[p]?.['many-scopes'];
+  const uc = many('uws-ceiling');
+  for (const p of ['gateway', 'gateway-durable']) {
+    const m = many(p);
+    if (!m || !uc) continue;
+    const c = m.cpuAtCommon && uc.cpuAtCommon ? m.cpuAtCommon / uc.cpuAtCommon : null;
+    const nodeOnly = c === null ? null : (m.cpuAtCommon - (m.natsCpuAtCommon ?? 0)) / uc.cpuAtCommon;
+    row(`${p}: CPU/delivery at most 1.3x uws-ceiling, NATS included (many-scopes)`, c === null ? 'n/a' : `${m.cpuAtCommon} vs ${uc.cpuAtCommon} ms/100k: ${c.toFixed(2)}x (without nats-server's ${m.natsCpuAtCommon ?? 0}: ${nodeOnly.toFixed(2)}x)`, c === null ? null : c <= 1.3);
+    const cap = uc.max ? m.max / uc.max : null;
+    row(`${p}: capacity at least 0.9x uws-ceiling (many-scopes)`, cap === null ? 'n/a' : `${num(m.max)} vs ${num(uc.max)}/s: ${cap.toFixed(2)}x`, cap === null ? null : cap >= 0.9);
+  }
+  const gd = many('gateway-durable'), gdirect = many('gateway');
+  if (gd && gdirect && gdirect.max) {
+    const r = gd.max / gdirect.max;
+    row('durable path sustained rate at least 0.8x the direct path (many-scopes)', `${num(gd.max)} vs ${num(gdirect.max)}/s: ${r.toFixed(2)}x`, r >= 0.8);
+  }
+  if (g.idle !== null) row('under 2 KB user-space memory per idle authenticated socket', `${g.idle} B (${result.peers.gateway.scenarios.idle.sockets} sockets)`, g.idle < 2048);
   L.push('', 'CPU comparisons use each scenario\'s common rate (the highest offered rate every peer passed).');
   return L;
 }

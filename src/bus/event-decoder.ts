@@ -4,7 +4,7 @@
  */
 import { Unpackr } from "msgpackr";
 import { InvalidEventError } from "../errors.js";
-import { appTokenOf, kindOfType, MAX_EVENT_BYTES, normalizeEvent, type SmsEvent } from "../events/event.js";
+import { appTokenOf, kindOfType, MAX_EVENT_BYTES, normalizeEvent, timestampMs, type SmsEvent } from "../events/event.js";
 import { parseLiveSubject } from "./contract.js";
 
 // Plain MessagePack only: no record extension, so any producer library interoperates.
@@ -56,7 +56,7 @@ export function decodeBusEvent(subject: string, data: Uint8Array, seq: number | 
     subject,
     tenantId: live.tenantId,
     appToken: live.appToken,
-    sentAt: Date.parse(event.timestamp),
+    sentAt: timestampMs(event.timestamp),
   };
 }
 

@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics (README.md, "Metrics"), one registry per node. Cardinality is bounded: no label per
  * tenant, app, key or socket, except tenants named in METRICS_TENANTS (everyone else is "other").
- * Per event the node pays a few counter increments and one histogram observation.
+ * Per event the node pays plain additions: the event counters below are summed into prom-client's
+ * counters when scraped (their collect()), and the fan-out latency histogram is a LatencyHistogram
+ * (no label hashing, no allocation). Every event is counted; nothing is sampled.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { REJECT_REASONS } from "../errors.js";
+import { LatencyHistogram } from "./latency-histogram.js";
 
 export const AUTH_OUTCOMES = [
   "ok",
@@ -42,23 +45,39 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   for (const role of ["none", "app", "admin"] as const) {
     connections.set({ role, state: role === "none" ? "authenticating" : "authenticated" }, 0);
   }
+  // Per-event counts: a plain addition on the event path, handed to the counter when it is read.
+  interface Pending {
+    readonly tenant: string;
+    n: number;
+  }
+  const deliveredOther: Pending = { tenant: "other", n: 0 };
+  const deliveredByTenant = new Map([...brokenOut].map((t): [string, Pending] => [t, { tenant: t, n: 0 }]));
   const eventsDelivered = new Counter({
     name: "smsws_events_delivered_total",
     help: "Deliveries (one event reaching one WebSocket or one SSE stream)",
     labelNames: ["tenant"] as const,
     registers,
+    collect() {
+      for (const p of [deliveredOther, ...deliveredByTenant.values()]) {
+        this.inc({ tenant: p.tenant }, p.n);
+        p.n = 0;
+      }
+    },
   });
-  const deliveredOther = eventsDelivered.labels({ tenant: "other" });
-  const deliveredByTenant = new Map([...brokenOut].map((t) => [t, eventsDelivered.labels({ tenant: t })]));
 
+  const receivedByKind = { status: 0, inbound: 0 };
   const eventsReceived = new Counter({
     name: "smsws_events_received_total",
     help: "Valid events received from NATS, by kind",
     labelNames: ["kind"] as const,
     registers,
+    collect() {
+      this.inc({ kind: "status" }, receivedByKind.status);
+      this.inc({ kind: "inbound" }, receivedByKind.inbound);
+      receivedByKind.status = 0;
+      receivedByKind.inbound = 0;
+    },
   });
-  // Bound once: the per-event path pays a plain increment, no label hashing.
-  const receivedByKind = { status: eventsReceived.labels({ kind: "status" }), inbound: eventsReceived.labels({ kind: "inbound" }) };
 
   const metrics = {
     registry,
@@ -78,7 +97,7 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     }),
     eventsReceived,
     received(kind: "status" | "inbound"): void {
-      receivedByKind[kind].inc();
+      receivedByKind[kind]++;
     },
     eventsRejected: new Counter({
       name: "smsws_events_rejected_total",
@@ -86,12 +105,12 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       labelNames: ["reason"] as const,
       registers,
     }),
-    fanoutLatency: new Histogram({
-      name: "smsws_fanout_latency_seconds",
-      help: "Event timestamp to hand-off to uWS for publishing",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    fanoutLatency: new LatencyHistogram(
+      "smsws_fanout_latency_seconds",
+      "Event timestamp to hand-off to uWS for publishing",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
-    }),
+    ),
     tokenRefreshes: new Counter({
       name: "smsws_token_refreshes_total",
       help: "In-band token refreshes by outcome (scope: the new token names another tenant or app)",
@@ -158,7 +177,8 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     /** Count deliveries of one event; the tenant label is "other" unless allow-listed. */
     delivered(tenantId: string, sockets: number): void {
       if (sockets === 0) return;
-      (deliveredByTenant.get(tenantId) ?? deliveredOther).inc(sockets);
+      if (deliveredByTenant.size === 0) deliveredOther.n += sockets;
+      else (deliveredByTenant.get(tenantId) ?? deliveredOther).n += sockets;
     },
   };
   // Every known label value exists from the start, so rate() and alerts see a series at 0.
@@ -167,10 +187,10 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
   for (const reason of REJECT_REASONS) metrics.eventsRejected.inc({ reason }, 0);
   for (const outcome of ["ok", "epoch", "retention", "limit", "unavailable", "stalled", "behind"]) metrics.resumes.inc({ outcome }, 0);
   for (const status of HISTORY_STATUSES) metrics.historyRequests.inc({ status }, 0);
-  receivedByKind.status.inc(0);
-  receivedByKind.inbound.inc(0);
-  deliveredOther.inc(0);
-  for (const c of deliveredByTenant.values()) c.inc(0);
+  eventsReceived.inc({ kind: "status" }, 0);
+  eventsReceived.inc({ kind: "inbound" }, 0);
+  eventsDelivered.inc({ tenant: "other" }, 0);
+  for (const t of deliveredByTenant.keys()) eventsDelivered.inc({ tenant: t }, 0);
   return metrics;
 }
 
