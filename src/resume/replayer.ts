@@ -34,6 +34,9 @@ import type { StreamRead, StreamReader } from "./stream-reader.js";
 
 /** Held live events few enough to send in the final synchronous block of a resume. */
 const FINAL_BLOCK = 64;
+/** An incomplete stream read is read again this many times (after 250, 500, 750 ms). */
+const READ_RETRIES = 3;
+const READ_RETRY_MS = 250;
 /** How often a paced send looks at the socket's buffer again. */
 const PACE_MS = 5;
 
@@ -190,7 +193,7 @@ export class Replayer {
     const { socket } = held;
     const subjects = socket.feeds.map((f) => f.subject);
     const lastSent: number[] = [];
-    const reads: { index: number; read: StreamRead }[] = [];
+    const reads: { leg: Leg; afterSeq: number; read: StreamRead }[] = [];
     const closeAll = async (): Promise<void> => void (await Promise.all(reads.map((r) => r.read.close())));
     try {
       let pending = 0;
@@ -202,16 +205,33 @@ export class Replayer {
           return this.#finish(held, { failed: "limit" }, -1);
         }
         pending += opened.read.pending;
-        reads.push({ index: leg.index, read: opened.read });
+        reads.push({ leg, afterSeq, read: opened.read });
       }
       let replayed = 0;
-      for (const { index, read } of reads) {
-        for await (const batch of read.batches()) {
-          // The filter skips events, never positions: lastSent moves past the skipped ones too.
-          const frames = batch.filter((e) => socket.allows(e.event)).map((e) => e.frame);
-          if (!(await this.#sendPaced(held, frames))) return;
-          replayed += frames.length;
-          lastSent[index] = batch.at(-1)?.event.seq ?? (lastSent[index] as number);
+      for (const entry of reads) {
+        const index = entry.leg.index;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            for await (const batch of entry.read.batches()) {
+              // The filter skips events, never positions: lastSent moves past the skipped ones too.
+              const frames = batch.filter((e) => socket.allows(e.event)).map((e) => e.frame);
+              if (!(await this.#sendPaced(held, frames))) return;
+              replayed += frames.length;
+              lastSent[index] = batch.at(-1)?.event.seq ?? (lastSent[index] as number);
+            }
+            break;
+          } catch (err) {
+            // An incomplete read (a slow or stale connection, a leader change) is read again from
+            // the last event sent, a few times, before the resume is given up as unavailable.
+            if (attempt >= READ_RETRIES || socket.isClosed()) throw err;
+            this.log.info({ err: String(err), socket: socket.id, attempt }, "replay read incomplete; reading again from the last event sent");
+            await entry.read.close();
+            await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS * (attempt + 1)));
+            const from = lastSent[index] as number;
+            const reopened = await entry.leg.reader.open(subjects, from, this.config.resumeMaxEvents, from === entry.afterSeq ? sinceMs : undefined);
+            if (reopened.type === "limit") throw err;
+            entry.read = reopened.read;
+          }
         }
       }
       const drained = await this.#drainHeld(held, lastSent);

@@ -101,8 +101,6 @@ export class StreamRoute {
     );
     exchange.onAbort = () => stream.aborted();
     this.deps.streams.add(stream);
-    exchange.startStream(SSE_HEADERS, sseRetryFrame(RETRY_MIN_MS, RETRY_MAX_MS));
-    this.deps.log.debug({ stream: stream.info.id, ip: request.ip, ...credentialLogFields(who.credential) }, "sse stream opened");
     try {
       await this.deps.feeds.acquire(shared.feeds);
     } catch (err) {
@@ -111,6 +109,10 @@ export class StreamRoute {
       return;
     }
     if (stream.closed) return;
+    // The response starts only once the feeds are subscribed at the server: a client that sees
+    // the stream open (EventSource onopen) gets every event published from then on.
+    exchange.startStream(SSE_HEADERS, sseRetryFrame(RETRY_MIN_MS, RETRY_MAX_MS));
+    this.deps.log.debug({ stream: stream.info.id, ip: request.ip, ...credentialLogFields(who.credential) }, "sse stream opened");
     const resumer = this.deps.resumer;
     if (resume === undefined) {
       this.deps.streams.goLive(stream);
