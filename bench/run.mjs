@@ -408,7 +408,9 @@ async function runPeer(name, ctx) {
   }
   // Server-Sent Events (GET /v1/events/stream): the gateway's own HTTP transport, over the same
   // many scopes, beside its WebSocket many-scopes above; a Node client holds the streams.
-  if (name.startsWith('gateway') && want('sse')) {
+  const sse = want('sse');
+  if (sse && !peer.sse) (out.skipped ??= []).push('sse (no SSE endpoint)');
+  else if (sse) {
     await withServer('sse', async (h) => {
       const n = cfg.sseStreams;
       const keys = Array.from({ length: n }, (_, i) => ctx.keys.app[i % manyScopes.length].apiKey);

@@ -154,6 +154,7 @@ export const PEERS = {
     describe: 'this project: uWebSockets.js node fed by NATS (direct path: core NATS publish to sms.<t>.<a>.status)',
     setup: (ctx) => setupGateway(ctx, ctx.durable),
     filters: true,
+    sse: true,
   },
   'gateway-before': {
     describe: 'this project at another commit (BENCH_BASELINE_DIR: a built checkout of it), same path as gateway: a change measured against its parent in one run',
@@ -171,12 +172,14 @@ export const PEERS = {
     describe: 'this project on its durable path: JetStream publish with ack to in.sms.<t>.<a>.status, republished by SMS_EVENTS',
     setup: (ctx) => setupGateway(ctx, true),
     filters: true,
+    sse: true,
   },
 
   'gateway-partitioned': {
     describe: 'this project on its durable path with STREAM_PARTITIONS=K (--partitions K, default 4): the nats-server subject mapping spreads tenants over SMS_EVENTS_0..K-1 (docs/partitioning.md)',
     setup: (ctx) => setupGateway(ctx, true, repoDir, { partitions: ctx.partitions ?? 4 }),
     filters: true,
+    sse: true,
   },
 
   'uws-ceiling': {

@@ -98,9 +98,13 @@ function markdown(result) {
   }
   L.push('', '### Server CPU counted', '');
   for (const [n, p] of Object.entries(result.peers)) if (p.cpuCounted) L.push(`- ${n}: ${p.cpuCounted}`);
-  const filtered = Object.values(result.peers).some((p) => p.scenarios?.filtered) ? ['filtered'] : [];
-  for (const s of [...LADDERS, ...filtered]) {
+  const extra = ['filtered', 'sse'].filter((s) => Object.values(result.peers).some((p) => p.scenarios?.[s]));
+  for (const s of [...LADDERS, ...extra]) {
     L.push('', `## ${s}`, '');
+    if (s === 'sse') {
+      const f = Object.values(result.peers).find((p) => p.scenarios?.sse)?.scenarios.sse;
+      L.push(`Server-Sent Events (GET /v1/events/stream): ${f.streams} streams over the many-scopes scopes, held by a Node client (lib/sse-client.mjs, its CPU counted apart). Compare with the WebSocket many-scopes of this same run (deliveries/s, CPU per delivery).`, '');
+    }
     if (s === 'filtered') {
       const f = Object.values(result.peers).find((p) => p.scenarios?.filtered)?.scenarios.filtered;
       L.push(`many-scopes with server-side filters: ${f.filteredSockets} of the sockets filtered (per scope: 4 in 10 to status "failed", 1 in 10 watching one message), events mixing 4 statuses and 8 message ids. Compare with many-scopes of this same run (CPU per delivery, p99).`, '');
