@@ -28,6 +28,8 @@ export interface StreamRead {
 export type OpenResult = { type: "open"; read: StreamRead } | { type: "limit"; pending: number };
 
 const BATCH = 256;
+/** History decodes at most this many stored events before yielding to the event loop. */
+const PAGE_SLICE = 64;
 /**
  * One fetch that takes longer is abandoned: a request on a stale connection must not hold a
  * feed (gap repair retries) or a replay slot (resume answers unavailable) forever.
@@ -141,6 +143,9 @@ export class StreamReader {
         }
         examined++;
         lastExamined = m.seq;
+        // Buffered messages iterate in microtasks: give timers and I/O (live delivery) a turn
+        // every slice, so a page of 1000 events never holds the event loop in one piece.
+        if (examined % PAGE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
         const decoded = decodeStored(m, partition);
         if (decoded !== undefined && request.accept(decoded)) {
           events.push(decoded);
