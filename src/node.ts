@@ -171,19 +171,29 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     stream: stream ?? NO_STREAM,
     resumer: replayer,
   });
-  const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log);
+  const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log, streams);
   const fleet = new FleetService(nc, nodeIdentity(process.env), new FleetView(sockets, deliveries, admission, audit), quota, log);
 
   signers.on((e) => {
-    if (e.type === "revoked") lifecycle.revokeSigner(e.kid);
+    if (e.type === "revoked") {
+      lifecycle.revokeSigner(e.kid);
+      streams.revokeSigner(e.kid);
+    }
     if (e.type === "watch_lost") log.warn({ error: e.error }, "signer watch lost; re-watching");
   });
   revokedTokens.on((e) => {
-    if (e.type === "revoked") lifecycle.revokeToken(e.jti);
+    if (e.type === "revoked") {
+      lifecycle.revokeToken(e.jti);
+      streams.revokeToken(e.jti);
+    }
     if (e.type === "watch_lost") log.warn({ error: e.error }, "revoked-token watch lost; re-watching");
   });
   keys.on((e) => {
-    if (e.type === "revoked") lifecycle.revokeKey(e.hash);
+    if (e.type === "revoked") {
+      // Revocation closes both transports: sockets and SSE streams.
+      lifecycle.revokeKey(e.hash);
+      streams.revokeKey(e.hash);
+    }
     if (e.type === "watch_lost") {
       log.warn({ error: e.error }, "key-store watch lost; re-watching");
       return;
@@ -197,18 +207,14 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   });
 
   // The HTTP events API (history, SSE) beside the sockets: same credentials, scopes, feeds,
-  // admission and replays; SSE streams are revoked with the sockets.
+  // admission and replays; SSE streams are revoked (above) and drained (Upkeep) with the sockets.
   const httpAuth = new HttpAuth({ credentials, admission, metrics, audit });
   const history = new HistoryRoute(config, httpAuth, reader, metrics, log, Date.now, readers);
   const streamRoute = new StreamRoute({ config, log, metrics, health, auth: httpAuth, admission, scopes, feeds, streams, resumer: replayer });
-  keys.on((e) => void (e.type === "revoked" && streams.revokeKey(e.hash)));
-  signers.on((e) => void (e.type === "revoked" && streams.revokeSigner(e.kid)));
-  revokedTokens.on((e) => void (e.type === "revoked" && streams.revokeToken(e.jti)));
 
   // Start: clients from now on.
   upkeep.start();
   await fleet.start();
-  streams.start();
   http.accept(lifecycle, { history: (res, req) => history.handle(res, req), stream: (res, req) => streamRoute.handle(res, req) });
   metrics.ready.set(health.readiness().ready ? 1 : 0);
   log.info({ port, metricsPort: portOf(metricsServer), epoch: stream?.epoch, epochs: partitions.partitioned ? stream?.epochs : undefined }, "gateway listening");
@@ -221,9 +227,8 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     metrics.ready.set(0);
     await delay(config.drainDelayMs);
     http.stopListening();
-    await Promise.all([upkeep.closeAllSpread(config.drainWindowMs), streams.closeAllSpread(config.drainWindowMs)]);
+    await upkeep.closeAllSpread(config.drainWindowMs);
     upkeep.stop();
-    streams.stop();
     keys.stop();
     signers.stop();
     revokedTokens.stop();

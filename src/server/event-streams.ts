@@ -21,13 +21,10 @@ import { closeSpread } from "./spread-close.js";
 import type { EventStream } from "./event-stream.js";
 import type { TopicStreams } from "./topic-publisher.js";
 
-const SWEEP_MS = 250;
 
 export class EventStreams implements TopicStreams {
   readonly #all = new Set<EventStream>();
   readonly #byTopic = new Map<string, Set<EventStream>>();
-  #pingTimer: NodeJS.Timeout | undefined;
-  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
     /** The streams' incarnations for `id:` lines (none on the direct path). */
@@ -124,30 +121,18 @@ export class EventStreams implements TopicStreams {
     return n;
   }
 
-  start(): void {
-    this.#pingTimer = setInterval(() => this.#ping(), this.config.pingIntervalMs);
-    this.#pingTimer.unref();
-    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
-    this.#sweepTimer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.#pingTimer);
-    clearInterval(this.#sweepTimer);
-  }
-
-  /** End every stream with 1001, spread evenly over windowMs (as Upkeep does for sockets). */
+  /** End every stream with 1001, spread evenly over windowMs (Upkeep's drain, with the sockets). */
   closeAllSpread(windowMs: number): Promise<void> {
     return closeSpread([...this.#all], windowMs, (s) => s.close(Refusals.shuttingDown));
   }
 
-  #ping(): void {
+  /** The heartbeat (called by Upkeep with the sockets' one). */
+  ping(): void {
     for (const s of this.#all) if (s.state === "live" || s.state === "replaying") s.write(SSE_PING_FRAME);
   }
 
-  /** Token expiry (within one sweep of exp) and the lifetime cap, off the event path. */
-  #sweep(): void {
-    const now = Date.now();
+  /** Token expiry (within one sweep of exp) and the lifetime cap (called by Upkeep's sweep). */
+  sweep(now: number): void {
     const lifetimeMs = this.config.maxLifetimeS * 1000;
     for (const s of [...this.#all]) {
       const credential = s.info.credential;

@@ -1,6 +1,7 @@
 /**
- * The node's timers over its sockets, all off the event path: the JSON heartbeat, the sweep
- * (slow consumers, socket lifetime, admission windows) and the drain's spread-out close.
+ * The node's timers over its connections (sockets and SSE streams), all off the event path: the
+ * heartbeat, the sweep (slow consumers, token expiry, lifetime, admission windows) and the
+ * drain's spread-out close.
  */
 import type { Logger } from "pino";
 import type { TemplatedApp } from "uWebSockets.js";
@@ -16,6 +17,13 @@ import { closeSpread } from "./spread-close.js";
 
 const SWEEP_MS = 250;
 
+/** What Upkeep does for a transport uWS topics do not reach (src/server/event-streams.ts). */
+export interface StreamUpkeep {
+  ping(): void;
+  sweep(now: number): void;
+  closeAllSpread(windowMs: number): Promise<void>;
+}
+
 export class Upkeep {
   #pingTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -28,6 +36,8 @@ export class Upkeep {
     private readonly admission: Admission,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** The SSE streams: pinged, swept and drained on the same timers as the sockets. */
+    private readonly streams: StreamUpkeep,
   ) {}
 
   start(): void {
@@ -43,11 +53,15 @@ export class Upkeep {
   }
 
   /**
-   * Close every socket with 1001, spread evenly over windowMs so clients do not reconnect to the
-   * other nodes all at once (like NATS's lame-duck mode). Resolves when all are closed.
+   * Close every socket and stream with 1001, spread evenly over windowMs so clients do not
+   * reconnect to the other nodes all at once (like NATS's lame-duck mode). Resolves when all are
+   * closed.
    */
-  closeAllSpread(windowMs: number): Promise<void> {
-    return closeSpread(this.sockets.all(), windowMs, (ws) => this.sockets.close(ws, Refusals.shuttingDown));
+  async closeAllSpread(windowMs: number): Promise<void> {
+    await Promise.all([
+      closeSpread(this.sockets.all(), windowMs, (ws) => this.sockets.close(ws, Refusals.shuttingDown)),
+      this.streams.closeAllSpread(windowMs),
+    ]);
   }
 
   /**
@@ -60,6 +74,7 @@ export class Upkeep {
       const filtered = pingTopic(topic);
       if (this.app.numSubscribers(filtered) > 0) this.app.publish(filtered, PING_FRAME, false, false);
     }
+    this.streams.ping();
   }
 
   /**
@@ -88,6 +103,7 @@ export class Upkeep {
         this.sockets.close(ws, Refusals.maxLifetime);
       }
     }
+    this.streams.sweep(now);
     this.admission.sweep();
   }
 }
