@@ -11,7 +11,7 @@ import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { createBucket, openBucket } from "../../src/bus/buckets.js";
-import { DEFAULT_ROLES } from "../../src/bus/permissions.js";
+import { DEFAULT_ROLES, type RoleName } from "../../src/bus/permissions.js";
 import { provision } from "../../src/bus/provision.js";
 import { loadConfig } from "../../src/config/config.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
@@ -25,6 +25,8 @@ export interface TestNats extends EmbeddedNats {
   secure: SecureNats | undefined;
   /** NATS_URL and, on a permissioned server, the gateway user's credentials: a node's env. */
   nodeEnv(): Record<string, string>;
+  /** NATS_URL and, on a permissioned server, a role's credentials: the env of `sms-ws` as that role. */
+  cliEnv(role: RoleName): Record<string, string>;
   /** Subscriptions the server holds, as reported by its monitoring endpoint. */
   subscriptions(): Promise<string[]>;
 }
@@ -50,6 +52,10 @@ export async function startTestNats(options: { jetstream?: boolean; secure?: boo
       if (gateway === undefined) return { NATS_URL: nats.url, AUTO_PROVISION: "true" };
       return { NATS_URL: nats.url, NATS_USER: gateway.user, NATS_PASSWORD: gateway.pass };
     },
+    cliEnv(role: RoleName): Record<string, string> {
+      const user = secure?.credentials[role];
+      return { NATS_URL: nats.url, ...(user === undefined ? {} : { NATS_USER: user.user, NATS_PASSWORD: user.pass }) };
+    },
     async subscriptions() {
       const res = await fetch(`http://127.0.0.1:${monitorPort}/connz?subs=1&limit=1000`);
       const body = (await res.json()) as { connections: { name?: string; subscriptions_list?: string[] }[] };
@@ -65,20 +71,20 @@ const liveNodes = new Map<GatewayNode, string>();
 
 async function knownEverywhere(hash: string, natsUrl: string): Promise<void> {
   const nodes = [...liveNodes].filter(([, url]) => url === natsUrl).map(([node]) => node);
-  await Promise.all(
-    nodes.map(
-      (node) =>
-        new Promise<void>((resolve) => {
-          if (node.keyStore.has(hash)) return resolve();
-          const off = node.keyStore.on(() => {
-            if (node.keyStore.has(hash)) {
-              off();
-              resolve();
-            }
-          });
-        }),
-    ),
-  );
+  await Promise.all(nodes.map((node) => storeReaches(node.keyStore, () => node.keyStore.has(hash))));
+}
+
+/** Resolves once `condition` holds: at once, or after one of the store's events. */
+export function storeReaches(store: { on(listener: () => void): () => void }, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (condition()) return resolve();
+    const off = store.on(() => {
+      if (condition()) {
+        off();
+        resolve();
+      }
+    });
+  });
 }
 
 export interface TestNode {

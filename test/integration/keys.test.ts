@@ -27,9 +27,7 @@ afterAll(async () => {
 /** The CLI as an operator runs it: `keys` with the admin user, `publish` with the producer's. */
 function cli(...args: string[]) {
   const role = args[0] !== "publish" ? "admin" : args.includes("--direct") ? "directProducer" : "producer";
-  const user = nats.secure?.credentials[role];
-  const credentials = user === undefined ? {} : { NATS_USER: user.user, NATS_PASSWORD: user.pass };
-  return run(process.execPath, [CLI, ...args], { env: { ...process.env, NATS_URL: nats.url, LOG_LEVEL: "silent", ...credentials } });
+  return run(process.execPath, [CLI, ...args], { env: { ...process.env, ...nats.cliEnv(role), LOG_LEVEL: "silent" } });
 }
 
 describe("API keys", () => {

@@ -13,7 +13,7 @@ import { RevokedTokens } from "../../src/tokens/revoked-tokens.js";
 import { listSigners } from "../../src/tokens/signer-admin.js";
 import { SignerStore } from "../../src/tokens/signer-store.js";
 import { verifyConnectionToken } from "../../src/tokens/verify-token.js";
-import { startTestNats, type TestNats } from "../helpers/harness.js";
+import { startTestNats, storeReaches, type TestNats } from "../helpers/harness.js";
 
 const run = promisify(execFile);
 const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
@@ -53,21 +53,7 @@ function adminConnection(n: TestNats): Promise<NatsConnection> {
 
 /** The CLI as an operator runs it: with the admin NATS user. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  const admin = nats.secure?.credentials.admin;
-  const credentials = admin === undefined ? {} : { NATS_USER: admin.user, NATS_PASSWORD: admin.pass };
-  return run(process.execPath, [CLI, ...args], { env: { ...process.env, NATS_URL: nats.url, LOG_LEVEL: "silent", ...credentials, ...env } });
-}
-
-function until(store: { on(listener: () => void): () => void }, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (condition()) return resolve();
-    const off = store.on(() => {
-      if (condition()) {
-        off();
-        resolve();
-      }
-    });
-  });
+  return run(process.execPath, [CLI, ...args], { env: { ...process.env, ...nats.cliEnv("admin"), LOG_LEVEL: "silent", ...env } });
 }
 
 const deps = {
@@ -108,7 +94,7 @@ describe("sms-ws signers / token / tokens", () => {
     expect(minted).toMatchObject({ kid: created.kid, tenantId: "Tc", appId: "Ac", jti: "cli-jti-1" });
     expect(minted.exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(890);
     expect(minted.exp - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(900);
-    await until(signers, () => signers.has(created.kid));
+    await storeReaches(signers, () => signers.has(created.kid));
     expect(verifyConnectionToken(minted.token, deps)).toMatchObject({
       ok: true,
       claims: { sub: "user-1", jti: "cli-jti-1", filter: { statuses: ["failed"] } },
@@ -119,11 +105,11 @@ describe("sms-ws signers / token / tokens", () => {
     expect(verifyConnectionToken(plain, deps).ok).toBe(true);
 
     expect((await cli(["tokens", "revoke", "cli-jti-1"])).stdout.trim()).toBe("revoked token cli-jti-1");
-    await until(revoked, () => revoked.isRevoked("cli-jti-1"));
+    await storeReaches(revoked, () => revoked.isRevoked("cli-jti-1"));
     expect(verifyConnectionToken(minted.token, deps)).toMatchObject({ ok: false, outcome: "token_revoked" });
 
     expect((await cli(["signers", "revoke", created.kid])).stdout.trim()).toBe(`revoked signer ${created.kid}`);
-    await until(signers, () => !signers.has(created.kid));
+    await storeReaches(signers, () => !signers.has(created.kid));
     expect(verifyConnectionToken(plain, deps)).toMatchObject({ ok: false, outcome: "token_invalid" });
     await expect(cli(["signers", "revoke", created.kid])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("no such signer") });
   });

@@ -13,7 +13,7 @@ import { createSigner, listSigners, revokeSigner } from "../../src/tokens/signer
 import { SignerStore, type SignerStoreEvent } from "../../src/tokens/signer-store.js";
 import { revokeTokenId } from "../../src/tokens/token-revocation.js";
 import { verifyConnectionToken, type TokenVerifierDeps } from "../../src/tokens/verify-token.js";
-import { startTestNats, type TestNats } from "../helpers/harness.js";
+import { startTestNats, storeReaches, type TestNats } from "../helpers/harness.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const TTL_S = 3600;
@@ -43,19 +43,6 @@ function nextEvent<E>(store: { on(listener: (e: E) => void): () => void }, accep
       if (accept(e)) {
         off();
         resolve(e);
-      }
-    });
-  });
-}
-
-/** Resolves once `condition` holds: at once, or after one of the store's events. */
-function storeReaches(store: { on(listener: () => void): () => void }, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (condition()) return resolve();
-    const off = store.on(() => {
-      if (condition()) {
-        off();
-        resolve();
       }
     });
   });
