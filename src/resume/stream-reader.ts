@@ -37,11 +37,6 @@ const PAGE_SLICE = 64;
 const FETCH_TIMEOUT_MS = 15_000;
 
 /** A stored event as fetched: its sequence, and the event unless it failed validation. */
-interface Stored {
-  seq: number;
-  decoded: DecodedEvent | undefined;
-}
-
 export class StreamReader {
   readonly #js: JetStreamClient;
 
@@ -85,12 +80,27 @@ export class StreamReader {
       return { type: "limit", pending };
     }
     let through = afterSeq;
-    const sources = consumers.map((c, i) => fetchAll(c, pendings[i] as number, (seq) => (through = Math.max(through, seq)), this.partition));
+    const sources = consumers.map((c, i) => rawMessages(c, pendings[i] as number));
+    const partition = this.partition;
+    // Decoded in sequence order, handed out in batches of at most BATCH (the caller paces them).
+    async function* batches(): AsyncGenerator<DecodedEvent[]> {
+      let out: DecodedEvent[] = [];
+      for await (const m of mergeRawBySeq(sources)) {
+        through = Math.max(through, m.seq);
+        const decoded = decodeStored(m, partition);
+        if (decoded !== undefined) out.push(decoded);
+        if (out.length >= BATCH) {
+          yield out;
+          out = [];
+        }
+      }
+      if (out.length > 0) yield out;
+    }
     return {
       type: "open",
       read: {
         pending,
-        batches: () => mergeBySeq(sources),
+        batches,
         get through() {
           return through;
         },
@@ -257,25 +267,32 @@ function inPartition(decoded: DecodedEvent, p: Partition): DecodedEvent | undefi
   return p.count === 1 || partitionIndex(decoded.tenantId, p.count) === p.index ? decoded : undefined;
 }
 
-/** Up to `max` stored messages of one consumer, undecoded, fetched in batches of at most BATCH. */
+/**
+ * Up to `max` stored messages of one consumer, undecoded (invalid ones included: they use up a
+ * sequence), fetched in batches of at most BATCH, until `max` or the server says none are left.
+ */
 async function* rawMessages(consumer: Consumer, max: number): AsyncGenerator<RawStored> {
   let remaining = max;
   while (remaining > 0) {
     const batch = await withTimeout(fetchRaw(consumer, Math.min(BATCH, remaining)), FETCH_TIMEOUT_MS);
-    if (batch.length === 0) throw new Error(`stream read incomplete: ${remaining} of ${max} events not fetched`);
-    remaining -= batch.length;
-    yield* batch;
+    // A fetch that ends empty while events are still pending (a stale connection, a leader
+    // change): the read is incomplete, and an incomplete read must not pass for a complete one.
+    // The caller retries (gap repair, replay) or answers unavailable (resume, history).
+    if (batch.stored.length === 0) throw new Error(`stream read incomplete: ${remaining} of ${max} events not fetched`);
+    remaining = batch.last ? 0 : remaining - batch.stored.length;
+    yield* batch.stored;
   }
 }
 
-async function fetchRaw(consumer: Consumer, max: number): Promise<RawStored[]> {
-  const out: RawStored[] = [];
+async function fetchRaw(consumer: Consumer, max: number): Promise<{ stored: RawStored[]; last: boolean }> {
+  const stored: RawStored[] = [];
   const messages = await consumer.fetch({ max_messages: max, expires: 2000 });
   for await (const m of messages) {
-    out.push({ seq: m.seq, subject: m.subject, data: m.data });
-    if (out.length >= max || m.info.pending === 0) break;
+    stored.push({ seq: m.seq, subject: m.subject, data: m.data });
+    if (m.info.pending === 0) return { stored, last: true };
+    if (stored.length >= max) break;
   }
-  return out;
+  return { stored, last: false };
 }
 
 /** Merge sources, each in sequence order, one message at a time in sequence order. */
@@ -290,75 +307,6 @@ async function* mergeRawBySeq(sources: AsyncGenerator<RawStored>[]): AsyncGenera
     if (at < 0) return;
     yield heads[at] as RawStored;
     heads[at] = (await (sources[at] as AsyncGenerator<RawStored>).next()).value as RawStored | undefined;
-  }
-}
-
-/** The consumer's `pending` stored events, in batches of at most BATCH, invalid ones included. */
-async function* fetchAll(consumer: Consumer, pending: number, fetched: (seq: number) => void, p: Partition): AsyncGenerator<Stored[]> {
-  let remaining = pending;
-  while (remaining > 0) {
-    const batch = await withTimeout(fetchBatch(consumer, Math.min(BATCH, remaining), fetched, p), FETCH_TIMEOUT_MS);
-    // A fetch that ends empty while events are still pending (a stale connection, a leader
-    // change): the read is incomplete, and an incomplete read must not pass for a complete one.
-    // The caller retries (gap repair) or answers resume_failed.
-    if (batch.stored.length === 0) throw new Error(`stream read incomplete: ${remaining} of ${pending} events not fetched`);
-    remaining = batch.last ? 0 : remaining - batch.stored.length;
-    yield batch.stored;
-  }
-}
-
-async function fetchBatch(consumer: Consumer, max: number, fetched: (seq: number) => void, p: Partition): Promise<{ stored: Stored[]; last: boolean }> {
-  const stored: Stored[] = [];
-  const messages = await consumer.fetch({ max_messages: max, expires: 2000 });
-  for await (const m of messages) {
-    fetched(m.seq);
-    let decoded: DecodedEvent | undefined;
-    try {
-      decoded = inPartition(decodeBusEvent(liveOfStoredIn(p, m.subject), m.data, m.seq), p);
-    } catch (err) {
-      if (!(err instanceof InvalidEventError)) throw err;
-    }
-    stored.push({ seq: m.seq, decoded });
-    if (m.info.pending === 0) return { stored, last: true };
-    if (stored.length >= max) break;
-  }
-  return { stored, last: false };
-}
-
-/**
- * Merge sources, each in sequence order, into batches in sequence order, pulling a source's next
- * batch only when its buffered events are used up (memory: one batch per source).
- */
-async function* mergeBySeq(sources: AsyncGenerator<Stored[]>[]): AsyncGenerator<DecodedEvent[]> {
-  const buffers: { source: AsyncGenerator<Stored[]>; items: Stored[]; at: number; done: boolean }[] = sources.map((source) => ({
-    source,
-    items: [],
-    at: 0,
-    done: false,
-  }));
-  for (;;) {
-    for (const b of buffers) {
-      if (!b.done && b.at >= b.items.length) {
-        const next = await b.source.next();
-        if (next.done) b.done = true;
-        else {
-          b.items = next.value;
-          b.at = 0;
-        }
-      }
-    }
-    const live = buffers.filter((b) => b.at < b.items.length);
-    if (live.length === 0) return;
-    const out: DecodedEvent[] = [];
-    // Take in order until one buffer runs dry (it must be refilled before anything newer goes out).
-    while (live.every((b) => b.at < b.items.length || b.done)) {
-      let min: (typeof buffers)[number] | undefined;
-      for (const b of live) if (b.at < b.items.length && (min === undefined || (b.items[b.at] as Stored).seq < (min.items[min.at] as Stored).seq)) min = b;
-      if (min === undefined) break;
-      const item = min.items[min.at++] as Stored;
-      if (item.decoded !== undefined) out.push(item.decoded);
-    }
-    yield out;
   }
 }
 
