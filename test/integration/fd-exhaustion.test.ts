@@ -59,8 +59,11 @@ describe("descriptor exhaustion", () => {
     try {
       await pollUntil(() => serve!.lines.some((l) => l.msg.startsWith("descriptors near the limit")), 10_000, "the accept guard to pause");
       const cpu = await cpuShare(pid, 2000);
-      // Paused: the kernel refuses new connections; readiness would say so if reachable.
+      // Paused: the kernel refuses new connections; readiness would say so if reachable. Closing
+      // the listener frees a descriptor, so the metrics port still answers.
       expect(await refused(serve.port)).toBe(true);
+      expect(await scrapeMetric(metricsPort, "smsws_accept_paused")).toBe(1);
+      expect(await scrapeMetric(metricsPort, "smsws_open_fds")).toBeGreaterThanOrEqual(NOFILE * 0.9);
       // The open socket still gets its events while the flood holds its connections.
       await publishEvent(producer.nc, { type: "sms_status", eventId: "during-flood", messageId: "m", tenantId: "Tfd", appId: "Afd", status: "sent" });
       await inFlight.waitForEvents(1);

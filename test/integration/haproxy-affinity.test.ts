@@ -132,10 +132,11 @@ describe("HAProxy edge limits", () => {
     try {
       await pollUntil(() => flood.connected + flood.closedByPeer >= 1200, 10_000, "every flood connection answered");
       const t0 = Date.now();
+      let deadline: NodeJS.Timeout | undefined;
       const client = await Promise.race([
         TestClient.authed(`ws://127.0.0.1:${lb.port}/ws?tenant=acme`, keys.get("acme")!),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no auth_ok within 3 s while the flood holds its connections")), 3000)),
-      ]);
+        new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error("no auth_ok within 3 s while the flood holds its connections")), 3000))),
+      ]).finally(() => clearTimeout(deadline));
       const authMs = Date.now() - t0;
       const held = flood.open();
       console.log(`[haproxy] flood: ${held} of 1200 held open, ${flood.closedByPeer} closed by HAProxy; another client's auth_ok in ${authMs} ms`);
