@@ -135,13 +135,14 @@ describe("HAProxy edge limits", () => {
       let deadline: NodeJS.Timeout | undefined;
       const client = await Promise.race([
         TestClient.authed(`ws://127.0.0.1:${lb.port}/ws?tenant=acme`, keys.get("acme")!),
-        new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error("no auth_ok within 3 s while the flood holds its connections")), 3000))),
+        new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error("no auth_ok within 4.5 s while the flood holds its connections")), 4500))),
       ]).finally(() => clearTimeout(deadline));
       const authMs = Date.now() - t0;
       const held = flood.open();
       console.log(`[haproxy] flood: ${held} of 1200 held open, ${flood.closedByPeer} closed by HAProxy; another client's auth_ok in ${authMs} ms`);
-      // Well inside `timeout http-request` (5 s): the client did not wait for the flood to time out.
-      expect(authMs).toBeLessThan(2000);
+      // Inside `timeout http-request` (5 s): the client did not wait for the flood to time out
+      // (without the limits it waits behind the flood in HAProxy's accept queue: 5 s or more).
+      expect(authMs).toBeLessThan(4000);
       // The flood still holds what the per-source rate lets it (200 per 10 s); HAProxy closed the rest at once.
       expect(held).toBeGreaterThan(0);
       expect(held).toBeLessThanOrEqual(200);
