@@ -8,7 +8,8 @@
  *   - `at` within WINDOW_MS of this node's clock, and later than the last message of that node
  *     accepted here (a replayed message, even a genuine one, is refused; the last `at` outlives a
  *     goodbye, so replaying a node's counts after its goodbye does not bring its sockets back);
- *   - at most MAX_NODES nodes tracked (bounded memory whatever the publisher sends).
+ *   - at most MAX_NODES nodes tracked (bounded memory whatever the publisher sends), and at most
+ *     VERIFICATIONS_PER_S signature checks a second (bounded CPU).
  * Unsigned mode (no fleet key: dev) checks all but the signature. A refused message changes
  * nothing: the quota keeps what it had (docs/operations-fleet.md, "Spoofed counts").
  */
@@ -21,7 +22,10 @@ export const COUNTS_WINDOW_MS = 30_000;
 /** Most nodes one node keeps counts (and the last `at`) of. */
 export const MAX_NODES = 1024;
 
-export const COUNTS_REJECT_REASONS = ["malformed", "wrong_subject", "unsigned", "bad_signature", "stale", "replayed", "too_many_nodes"] as const;
+/** Signature checks of counts per second, burst the same (the fleet's own need: nodes / 2 s). */
+export const VERIFICATIONS_PER_S = 200;
+
+export const COUNTS_REJECT_REASONS = ["malformed", "wrong_subject", "unsigned", "bad_signature", "stale", "replayed", "too_many_nodes", "rate_limited"] as const;
 export type CountsRejectReason = (typeof COUNTS_REJECT_REASONS)[number];
 
 export type CountsVerdict = { ok: true; counts: CountsMessage } | { ok: false; reason: CountsRejectReason };
@@ -31,6 +35,8 @@ export interface CountsGateOptions {
   keys: readonly KeyObject[] | undefined;
   windowMs?: number;
   maxNodes?: number;
+  /** Signature checks per second (and burst). */
+  verificationsPerS?: number;
   now?: () => number;
 }
 
@@ -40,12 +46,18 @@ export class CountsGate {
   readonly #windowMs: number;
   readonly #maxNodes: number;
   readonly #now: () => number;
+  readonly #verificationsPerS: number;
+  #tokens: number;
+  #refilledAt: number;
   #prunedAt = 0;
 
   constructor(private readonly options: CountsGateOptions) {
     this.#windowMs = options.windowMs ?? COUNTS_WINDOW_MS;
     this.#maxNodes = options.maxNodes ?? MAX_NODES;
     this.#now = options.now ?? Date.now;
+    this.#verificationsPerS = options.verificationsPerS ?? VERIFICATIONS_PER_S;
+    this.#tokens = this.#verificationsPerS;
+    this.#refilledAt = this.#now();
   }
 
   get signed(): boolean {
@@ -58,18 +70,34 @@ export class CountsGate {
     if (counts === undefined) return { ok: false, reason: "malformed" };
     if (subject !== `${FLEET_SUBJECTS.counts}.${counts.node}`) return { ok: false, reason: "wrong_subject" };
     const keys = this.options.keys;
-    if (keys !== undefined) {
-      if (signature === undefined) return { ok: false, reason: "unsigned" };
-      if (!verifyFleet(keys, countsContext(subject), data, signature)) return { ok: false, reason: "bad_signature" };
-    }
+    if (keys !== undefined && signature === undefined) return { ok: false, reason: "unsigned" };
+    // The cheap checks first: a flood of junk costs a JSON parse each, not a signature check.
     const now = this.#now();
     if (Math.abs(now - counts.at) > this.#windowMs) return { ok: false, reason: "stale" };
     this.#prune(now);
     const last = this.#lastAt.get(counts.node);
     if (last !== undefined && counts.at <= last) return { ok: false, reason: "replayed" };
     if (last === undefined && this.#lastAt.size >= this.#maxNodes) return { ok: false, reason: "too_many_nodes" };
+    if (keys !== undefined) {
+      if (!this.#spendVerification(now)) return { ok: false, reason: "rate_limited" };
+      if (!verifyFleet(keys, countsContext(subject), data, signature)) return { ok: false, reason: "bad_signature" };
+    }
     this.#lastAt.set(counts.node, counts.at);
     return { ok: true, counts };
+  }
+
+  /**
+   * A token bucket of signature checks (VERIFICATIONS_PER_S, burst the same): a flood of signed
+   * junk cannot take the node's CPU. The fleet needs nodes / 2 s; beyond the budget a message is
+   * refused like an unverifiable one (the fail-safe: this node counts what it verified).
+   */
+  #spendVerification(now: number): boolean {
+    const rate = this.#verificationsPerS;
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
   }
 
   /** Forget nodes silent for longer than the window (a message older than that is stale anyway). */

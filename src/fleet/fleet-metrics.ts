@@ -18,7 +18,7 @@ export function createFleetMetrics(registry: Registry, signed: boolean): FleetMe
   });
   const rejected = new Counter({
     name: "smsws_fleet_counts_rejected_total",
-    help: "Quota counts from other nodes refused (malformed, wrong_subject, unsigned, bad_signature, stale, replayed, too_many_nodes)",
+    help: "Quota counts from other nodes refused (malformed, wrong_subject, unsigned, bad_signature, stale, replayed, too_many_nodes, rate_limited)",
     labelNames: ["reason"] as const,
     registers,
   });

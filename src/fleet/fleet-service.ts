@@ -21,8 +21,6 @@ import { isOperatorReply } from "./operator-reply.js";
 import type { FleetQuota } from "./quota.js";
 import { isEmptySelector, parseSelector, type NodeFacts, type Selector } from "./selector.js";
 
-export { parseCounts } from "./counts-gate.js";
-
 /** How often each node shares its per-tenant counts (and the quota's budget interval). */
 export const FLEET_COUNTS_INTERVAL_MS = 2000;
 /** A refusal of the same kind is logged at most once per this many ms (the rest are counted). */

@@ -76,7 +76,7 @@ afterAll(async () => {
 describe("fleet plane with a stolen gateway password", () => {
   it("a conns request with a reply subject the gateway can read gets no answer (V-2 read)", async () => {
     const seen: string[] = [];
-    gateway.subscribe(SPY, { callback: (_err, msg) => seen.push(msg.string()) });
+    gateway.subscribe(SPY, { callback: (_err, msg) => void seen.push(msg.string()) });
     await gateway.flush();
     const before = await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "conns" });
     gateway.publish(FLEET_SUBJECTS.conns, "{}", { reply: SPY });

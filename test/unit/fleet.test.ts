@@ -5,11 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
-import { CountsGate } from "../../src/fleet/counts-gate.js";
 import { countsContext, fleetKeys, generateFleetKey, parsePublicKeys, parseSigningKey, replyContext, signFleet, verifyFleet, type FleetSigningKey } from "../../src/fleet/fleet-key.js";
 import { isOperatorReply } from "../../src/fleet/operator-reply.js";
 import { topRows } from "../../src/cli/fleet-command.js";
-import { parseCounts } from "../../src/fleet/fleet-service.js";
+import { CountsGate, parseCounts } from "../../src/fleet/counts-gate.js";
 import { chunkRows, type ConnectionRow } from "../../src/fleet/messages.js";
 import { FleetQuota } from "../../src/fleet/quota.js";
 import { isEmptySelector, parseSelector, selects, selectsNode, type ConnectionFacts } from "../../src/fleet/selector.js";
@@ -292,6 +291,17 @@ describe("counts gate", () => {
     expect(gate.check(...signed(key, { node: "B", at: t + 5, tenants: {}, bye: true }))).toEqual({ ok: true, counts: { node: "B", at: t + 5, tenants: {}, bye: true } });
     expect(gate.check(...signed(key, { node: "B", at: t + 4, tenants: { q: 3 } }))).toEqual({ ok: false, reason: "replayed" });
     t += 200_000;
+    expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} })).ok).toBe(true);
+  });
+
+  it("signature checks are rate-limited: a flood of signed junk costs bounded CPU", () => {
+    let t = 100_000;
+    const gate = new CountsGate({ keys: [key.publicKey], verificationsPerS: 3, now: () => t });
+    for (let i = 0; i < 3; i++) expect(gate.check(...signed(impostor, { node: `F${i}`, at: t, tenants: {} }))).toEqual({ ok: false, reason: "bad_signature" });
+    expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} }))).toEqual({ ok: false, reason: "rate_limited" });
+    // Junk that fails a cheap check costs no token.
+    expect(gate.check(...signed(impostor, { node: "F", at: 0, tenants: {} }))).toEqual({ ok: false, reason: "stale" });
+    t += 1000;
     expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} })).ok).toBe(true);
   });
 
