@@ -49,6 +49,8 @@ import { TopicPublisher } from "./server/topic-publisher.js";
 import { Upkeep } from "./server/upkeep.js";
 import { BUCKETS } from "./bus/buckets.js";
 import { FLEET_COUNTS_INTERVAL_MS, FleetService } from "./fleet/fleet-service.js";
+import { fleetKeys } from "./fleet/fleet-key.js";
+import { createFleetMetrics } from "./fleet/fleet-metrics.js";
 import { nodeIdentity } from "./fleet/identity.js";
 import { FleetQuota } from "./fleet/quota.js";
 import { TenantQuotas } from "./fleet/tenant-quotas.js";
@@ -72,6 +74,8 @@ export interface GatewayNode {
   readonly admission: Admission;
   /** The node's id in the fleet (its `sms-ws-gateway` micro-service id). */
   readonly fleetId: string;
+  /** The fleet-wide quota ledger (what this node believes the other nodes hold; diagnostics and tests). */
+  readonly fleetQuota: FleetQuota;
   /** Run the shutdown sequence; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -155,7 +159,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
         maxTtlS: config.tokenMaxTtlS,
       }),
   };
-  const quota = new FleetQuota(tenantQuotas, { intervalMs: FLEET_COUNTS_INTERVAL_MS });
+  const quota = new FleetQuota(tenantQuotas, { intervalMs: FLEET_COUNTS_INTERVAL_MS, perNodeMax: config.maxConnectionsPerTenant });
   const lifecycle = new SocketLifecycle({
     quota,
     config,
@@ -172,7 +176,9 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     resumer: replayer,
   });
   const upkeep = new Upkeep(http.app, config, sockets, scopes, admission, metrics, log, streams);
-  const fleet = new FleetService(nc, nodeIdentity(process.env), new FleetView(sockets, deliveries, admission, audit), quota, log);
+  const fleetTrust = fleetKeys(config.fleetSigningKey, config.fleetPublicKey);
+  const fleetMetrics = createFleetMetrics(metrics.registry, fleetTrust.signingKey !== undefined);
+  const fleet = new FleetService(nc, nodeIdentity(process.env), new FleetView(sockets, deliveries, admission, audit), quota, fleetTrust, fleetMetrics, log);
 
   signers.on((e) => {
     if (e.type === "revoked") {
@@ -241,7 +247,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
     log.info("drained");
   });
 
-  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, signerStore: signers, sockets, admission, fleetId: fleet.id, shutdown };
+  return { port, metricsPort: portOf(metricsServer), metrics, bus, keyStore: keys, signerStore: signers, sockets, admission, fleetId: fleet.id, fleetQuota: quota, shutdown };
 }
 
 async function listenForMetrics(metrics: Metrics, config: Config): Promise<Server> {

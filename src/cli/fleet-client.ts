@@ -4,9 +4,16 @@
  * the admin user's `_INBOX_admin`; replies are collected until every node the micro-service
  * discovery (`$SRV.PING.sms-ws-gateway`, sent at the same time) found has answered in full, or
  * the deadline passes. The nodes that were discovered but did not answer are named.
+ *
+ * With the fleet public key, only answers signed by the fleet key over this request's random
+ * nonce count (fleet-key.ts); the others are set aside as `unverified` and never shown as a
+ * node's. The discovery answers (`$SRV.PING`) are not signed: a node they name only counts once
+ * it answers with a valid signature, else it is listed as missing.
  */
-import { createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { randomBytes, type KeyObject } from "node:crypto";
+import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { PERMISSIONS } from "../bus/permissions.js";
+import { FLEET_NONCE_HEADER, FLEET_SIGNATURE_HEADER, replyContext, verifyFleet } from "../fleet/fleet-key.js";
 import { SERVICE_NAME, type NodeReply } from "../fleet/messages.js";
 
 export interface FleetNode {
@@ -22,6 +29,10 @@ export interface Gathered<T> {
   nodes: FleetNode[];
   /** Discovered but without a complete answer by the deadline. */
   missing: FleetNode[];
+  /** Whether answers were checked against the fleet public key. */
+  verified: boolean;
+  /** Answers set aside: not signed by the fleet key for this request (an impostor's, or a node with another key). */
+  unverified: number;
 }
 
 export interface GatherOptions {
@@ -29,12 +40,15 @@ export interface GatherOptions {
   timeoutMs?: number;
   /** How long PING answers are awaited before the fleet is taken as known (default 500 ms). */
   discoveryMs?: number;
+  /** FLEET_PUBLIC_KEY: accept only answers signed by one of these; undefined or empty: accept all, unverified. */
+  publicKeys?: readonly KeyObject[];
 }
 
 /** A node's answer is complete (conns answers come in chunks). */
 export type Complete<T> = (replies: readonly T[]) => boolean;
 
 const SERVICE_ERROR = "Nats-Service-Error";
+const SERVICE_ERROR_CODE = "Nats-Service-Error-Code";
 const one = (): boolean => true;
 
 export function gather<T extends NodeReply>(nc: NatsConnection, subject: string, request: unknown, options: GatherOptions = {}, complete: Complete<T> = one): Promise<Gathered<T>> {
@@ -47,6 +61,9 @@ export function gather<T extends NodeReply>(nc: NatsConnection, subject: string,
   const byNode = new Map<string, T[]>();
   const done = new Set<string>();
   const errors: { node: string; error: string }[] = [];
+  const keys = options.publicKeys !== undefined && options.publicKeys.length > 0 ? options.publicKeys : undefined;
+  const nonce = randomBytes(16).toString("base64url");
+  let unverified = 0;
   let discovered = false;
 
   return new Promise((resolve) => {
@@ -60,6 +77,8 @@ export function gather<T extends NodeReply>(nc: NatsConnection, subject: string,
         errors,
         nodes: [...nodes.values()],
         missing: [...nodes.values()].filter((n) => !done.has(n.id)),
+        verified: keys !== undefined,
+        unverified,
       });
     };
     const check = (): void => {
@@ -77,9 +96,19 @@ export function gather<T extends NodeReply>(nc: NatsConnection, subject: string,
       callback: (err, msg) => {
         if (err !== null) return;
         const error = msg.headers?.get(SERVICE_ERROR);
+        const code = msg.headers?.get(SERVICE_ERROR_CODE) ?? "";
+        const signature = msg.headers?.get(FLEET_SIGNATURE_HEADER) || undefined;
         if (error) {
+          if (keys !== undefined && !verifyFleet(keys, replyContext(nonce, true), `${code} ${error}`, signature)) {
+            unverified++;
+            return;
+          }
           // An error reply has no body to say which node: count it under an anonymous id.
           errors.push({ node: `error-${errors.length + 1}`, error });
+          return;
+        }
+        if (keys !== undefined && !verifyFleet(keys, replyContext(nonce), msg.data, signature)) {
+          unverified++;
           return;
         }
         let reply: T;
@@ -88,7 +117,7 @@ export function gather<T extends NodeReply>(nc: NatsConnection, subject: string,
         } catch {
           return;
         }
-        if (typeof reply.node !== "string") return;
+        if (typeof reply.node !== "string" || done.has(reply.node)) return;
         if (!nodes.has(reply.node)) nodes.set(reply.node, { id: reply.node, host: reply.host });
         const list = byNode.get(reply.node) ?? [];
         list.push(reply);
@@ -103,7 +132,9 @@ export function gather<T extends NodeReply>(nc: NatsConnection, subject: string,
       check();
     }, discoveryMs);
     nc.publish(`$SRV.PING.${SERVICE_NAME}`, "", { reply: pingInbox });
-    nc.publish(subject, JSON.stringify(request), { reply: replyInbox });
+    const h = headers();
+    h.set(FLEET_NONCE_HEADER, nonce);
+    nc.publish(subject, JSON.stringify(request), { reply: replyInbox, headers: h });
   });
 }
 

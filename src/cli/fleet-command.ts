@@ -1,10 +1,14 @@
 /**
  * `sms-ws conns|kick|top`: the fleet as one system (docs/operations-fleet.md). Each command gathers the
  * answers of every node (fleet-client.ts), prints them, and names the nodes that did not answer
- * (exit code 3 then, so scripts notice a partial answer).
+ * (exit code 3 then, so scripts notice a partial answer). With the fleet public key
+ * (FLEET_PUBLIC_KEY or --fleet-public-key) only signed answers count; unsigned or wrongly signed
+ * ones are set aside and reported (exit code 4); without it, every answer is printed as unverified.
  */
+import type { KeyObject } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
+import { fleetKeys, parsePublicKeys } from "../fleet/fleet-key.js";
 import { FLEET_SUBJECTS, type ConnectionRow, type ConnsChunk, type KickReply, type StatsReply } from "../fleet/messages.js";
 import { isEmptySelector, parseSelector, SELECTOR_FIELDS, type Selector } from "../fleet/selector.js";
 import { stringFlag, type ParsedArgs } from "./args.js";
@@ -13,8 +17,18 @@ import { gather, type FleetNode, type GatherOptions } from "./fleet-client.js";
 
 /** A node answered only in part or not at all. */
 export const EXIT_PARTIAL = 3;
+/** Answers not signed by the fleet key were seen (and set aside): someone poses as a node, or a node has another key. */
+export const EXIT_UNVERIFIED = 4;
 
-export interface ConnsResult {
+/** What every fleet result says about the answers' origin. */
+export interface Provenance {
+  /** The answers were checked against the fleet public key. */
+  verified: boolean;
+  /** Answers set aside because their signature did not check. */
+  unverified: number;
+}
+
+export interface ConnsResult extends Provenance {
   rows: ConnectionRow[];
   nodes: FleetNode[];
   missing: FleetNode[];
@@ -23,10 +37,10 @@ export interface ConnsResult {
 export async function listConnections(nc: NatsConnection, selector: Selector, options: GatherOptions = {}): Promise<ConnsResult> {
   const g = await gather<ConnsChunk>(nc, FLEET_SUBJECTS.conns, selector, options, (chunks) => chunks.length >= (chunks[0]?.chunks ?? 1));
   const rows = g.replies.flatMap((c) => c.rows).sort((a, b) => a.node.localeCompare(b.node) || a.socket - b.socket);
-  return { rows, nodes: g.nodes, missing: g.missing };
+  return { rows, nodes: g.nodes, missing: g.missing, verified: g.verified, unverified: g.unverified };
 }
 
-export interface KickResult {
+export interface KickResult extends Provenance {
   kicked: number;
   byNode: KickReply[];
   nodes: FleetNode[];
@@ -37,7 +51,8 @@ export interface KickResult {
 export async function kickConnections(nc: NatsConnection, selector: Selector, options: GatherOptions = {}): Promise<KickResult> {
   if (isEmptySelector(selector)) throw new Error("kick needs a selector: --tenant, --app, --key, --signer, --sub or --node (it never kicks everyone)");
   const g = await gather<KickReply>(nc, FLEET_SUBJECTS.kick, selector, options);
-  return { kicked: g.replies.reduce((n, r) => n + r.kicked, 0), byNode: g.replies, nodes: g.nodes, missing: g.missing, errors: g.errors.map((e) => e.error) };
+  const kicked = g.replies.reduce((n, r) => n + (Number.isSafeInteger(r.kicked) ? r.kicked : 0), 0);
+  return { kicked, byNode: g.replies, nodes: g.nodes, missing: g.missing, errors: g.errors.map((e) => e.error), verified: g.verified, unverified: g.unverified };
 }
 
 export interface TopRow {
@@ -49,14 +64,14 @@ export interface TopRow {
   delivered: number;
 }
 
-export interface TopSample {
+export interface TopSample extends Provenance {
   rows: TopRow[];
   totals: { connections: number; perSecond: number; delivered: number };
   nodes: FleetNode[];
   missing: FleetNode[];
 }
 
-export function statsOnce(nc: NatsConnection, options: GatherOptions = {}): Promise<{ replies: StatsReply[]; nodes: FleetNode[]; missing: FleetNode[] }> {
+export function statsOnce(nc: NatsConnection, options: GatherOptions = {}): Promise<{ replies: StatsReply[]; nodes: FleetNode[]; missing: FleetNode[] } & Provenance> {
   return gather<StatsReply>(nc, FLEET_SUBJECTS.stats, {}, options);
 }
 
@@ -83,7 +98,7 @@ export async function topSample(nc: NatsConnection, before: readonly StatsReply[
   const g = await statsOnce(nc, options);
   const rows = topRows(before, g.replies);
   const totals = rows.reduce((t, r) => ({ connections: t.connections + r.connections, perSecond: t.perSecond + r.perSecond, delivered: t.delivered + r.delivered }), { connections: 0, perSecond: 0, delivered: 0 });
-  return { sample: { rows, totals, nodes: g.nodes, missing: g.missing }, replies: g.replies };
+  return { sample: { rows, totals, nodes: g.nodes, missing: g.missing, verified: g.verified, unverified: g.unverified }, replies: g.replies };
 }
 
 export function selectorOf(args: ParsedArgs): Selector {
@@ -102,7 +117,8 @@ export async function fleetCommand(config: Config, args: ParsedArgs, out: (line:
   const command = args.positionals[0];
   const json = args.flags.has("json");
   const timeout = stringFlag(args, "timeout");
-  const options: GatherOptions = timeout === undefined ? {} : { timeoutMs: positive("--timeout", timeout) };
+  const publicKeys = fleetPublicKeys(config, args);
+  const options: GatherOptions = { ...(timeout === undefined ? {} : { timeoutMs: positive("--timeout", timeout) }), ...(publicKeys.length === 0 ? {} : { publicKeys }) };
   // Checked before connecting: a kick without a selector never reaches NATS.
   const selector = command === "top" ? {} : selectorOf(args);
   if (command === "kick" && isEmptySelector(selector)) throw new Error("kick needs a selector: --tenant, --app, --key, --signer, --sub or --node (it never kicks everyone)");
@@ -112,14 +128,14 @@ export async function fleetCommand(config: Config, args: ParsedArgs, out: (line:
       const r = await listConnections(nc, selector, options);
       if (json) out(JSON.stringify(r));
       else printConns(r.rows, out);
-      return reportMissing(r.missing, r.nodes, err);
+      return report(r, err);
     }
     if (command === "kick") {
       const r = await kickConnections(nc, selector, options);
       if (json) out(JSON.stringify(r));
       else out(`kicked ${r.kicked} connection(s) on ${r.byNode.length} node(s) (close 4410; keys stay valid)`);
       for (const e of r.errors) err(`a node refused: ${e}`);
-      return reportMissing(r.missing, r.nodes, err);
+      return report(r, err);
     }
     return await top(nc, args, options, out, err);
   } finally {
@@ -138,12 +154,14 @@ async function top(nc: NatsConnection, args: ParsedArgs, options: GatherOptions,
     if (args.flags.has("once")) {
       if (args.flags.has("json")) out(JSON.stringify(sample));
       else printTop(sample, out);
-      return reportMissing(sample.missing, sample.nodes, err);
+      return report(sample, err);
     }
     // A live view: clear the screen, home the cursor, redraw.
     out(`\x1b[2J\x1b[H${new Date().toISOString()}  sms-ws top (every ${intervalMs} ms, Ctrl-C to quit)`);
     printTop(sample, out);
     if (sample.missing.length > 0) out(`no answer from: ${sample.missing.map(nodeName).join(", ")}`);
+    if (!sample.verified) out(UNVERIFIED_NOTE);
+    else if (sample.unverified > 0) out(`${sample.unverified} answer(s) not signed by the fleet key were ignored`);
   }
 }
 
@@ -177,6 +195,29 @@ function printTop(s: TopSample, out: (line: string) => void): void {
 function table(rows: readonly string[][], out: (line: string) => void): void {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   for (const r of rows) out(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+}
+
+const UNVERIFIED_NOTE = "UNVERIFIED: no FLEET_PUBLIC_KEY (or --fleet-public-key): these answers are not checked, and anyone holding the gateway NATS password can answer as a node";
+
+/** The fleet public keys: --fleet-public-key wins over FLEET_PUBLIC_KEY. */
+function fleetPublicKeys(config: Config, args: ParsedArgs): readonly KeyObject[] {
+  const flag = stringFlag(args, "fleet-public-key");
+  if (flag === undefined) return fleetKeys("", config.fleetPublicKey).publicKeys;
+  const parsed = parsePublicKeys(flag);
+  if (!parsed.ok || parsed.key.length === 0) throw new Error(`--fleet-public-key needs ${parsed.ok ? "a key" : parsed.problem}`);
+  return parsed.key;
+}
+
+/** Says what was not verified or not answered; the exit code (4 over 3 over 0). */
+function report(r: Provenance & { missing: readonly FleetNode[]; nodes: readonly FleetNode[] }, err: (line: string) => void): number {
+  const missing = reportMissing(r.missing, r.nodes, err);
+  if (!r.verified) {
+    err(UNVERIFIED_NOTE);
+    return missing;
+  }
+  if (r.unverified === 0) return missing;
+  err(`ignored ${r.unverified} answer(s) not signed by the fleet key for this request: someone holding the gateway NATS password may be posing as a node (or a node runs with another FLEET_SIGNING_KEY); discovery answers are not signed, so a node named as missing may be such an impostor`);
+  return EXIT_UNVERIFIED;
 }
 
 function reportMissing(missing: readonly FleetNode[], nodes: readonly FleetNode[], err: (line: string) => void): number {

@@ -7,6 +7,7 @@ import { assertNativeUws } from "../runtime/uws-runtime.js";
 import { parseArgs } from "./args.js";
 import { devCommand } from "./dev-command.js";
 import { fleetCommand } from "./fleet-command.js";
+import { fleetKeyCommand } from "./fleet-key-command.js";
 import { keysCommand } from "./keys-command.js";
 import { provisionCommand } from "./provision-command.js";
 import { publishCommand } from "./publish-command.js";
@@ -63,6 +64,9 @@ async function main(argv: string[]): Promise<void> {
     case "kick":
     case "top":
       process.exitCode = await fleetCommand(loadConfig(), args, out, (line) => void process.stderr.write(`${line}\n`));
+      return;
+    case "fleet-key":
+      fleetKeyCommand(args, out);
       return;
     default:
       throw new Error(`unknown command "${command}" (see sms-ws --help)`);

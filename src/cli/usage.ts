@@ -29,14 +29,18 @@ Usage:
                                     mint a connection token (ttl: 90s, 15m, 2h, 1d)
   sms-ws tokens revoke JTI          closes the socket using that token (4401)
   sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N]
-               [--json] [--timeout MS]
+               [--json] [--timeout MS] [--fleet-public-key KEY]
                                     one row per connection across the fleet (every node answers;
-                                    nodes that do not are named, exit code 3)
+                                    nodes that do not are named, exit code 3); with the fleet
+                                    public key (or FLEET_PUBLIC_KEY) only signed answers count,
+                                    others are ignored and reported (exit code 4)
   sms-ws kick SELECTORS [--json]    close the selected connections with 4410 (the SDK does not
                                     reconnect; keys stay valid); refuses an empty selector
   sms-ws top [--once] [--json] [--interval MS]
                                     tenants by connections and deliveries per second, summed
                                     over the fleet, refreshing (--once: one sample, for scripts)
+  sms-ws fleet-key [--json]         new fleet key pair: FLEET_SIGNING_KEY (secret, the nodes)
+                                    and FLEET_PUBLIC_KEY (the fleet CLI)
   sms-ws --help
 
 ${helpText()}`;

@@ -96,6 +96,11 @@ const cidrList: Parser<readonly Cidr[]> = (raw, name) =>
     }),
   );
 
+/** A raw 32-byte Ed25519 key (seed or public) in canonical unpadded base64url: 43 characters. */
+function isEd25519Text(v: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(v) && Buffer.from(v, "base64url").toString("base64url") === v;
+}
+
 /** All settings with their defaults, in the order `--help` lists them. */
 export const settings = {
   port: setting("PORT", "8080", "WebSocket and health port (/ws, /healthz, /readyz)", integer(0, 65535)),
@@ -337,6 +342,29 @@ export const settings = {
     "History reads running at once on one node (a quarter per credential, half per tenant); others wait up to 10 s, then 503",
     integer(1, 1000),
   ),
+  // ---- fleet key (docs/operations-fleet.md, "Who can send what"); src/fleet/fleet-key.ts imports them ----
+  fleetSigningKey: setting(
+    "FLEET_SIGNING_KEY",
+    "",
+    "Ed25519 seed (base64url, from `sms-ws fleet-key`) the node signs its fleet answers and quota counts with; a secret apart from NATS_PASSWORD. Empty: unsigned (dev only: a warning, smsws_fleet_signed 0)",
+    (raw, name) => {
+      const v = raw.trim();
+      // The value is a secret: the error names its length, never its text.
+      if (v !== "" && !isEd25519Text(v)) throw new ConfigError(name, `<${raw.length} characters, not shown>`, "the base64url (unpadded) 32-byte Ed25519 seed that `sms-ws fleet-key` prints");
+      return v;
+    },
+  ),
+  fleetPublicKey: setting(
+    "FLEET_PUBLIC_KEY",
+    "",
+    "Fleet public key(s), base64url, comma-separated: the fleet CLI accepts answers signed by them; nodes also accept counts signed by them (the old key during a rotation)",
+    (raw, name) => {
+      const keys = list(raw, name);
+      if (!keys.every(isEd25519Text)) throw new ConfigError(name, raw, "base64url (unpadded) 32-byte Ed25519 public keys, comma-separated");
+      return keys;
+    },
+  ),
+  // ---- end fleet key ----
 } as const;
 
 type Settings = typeof settings;

@@ -19,7 +19,7 @@ export const FLEET_SUBJECTS = {
   kick: `${FLEET_PREFIX}.kick`,
   /** Request: empty. Reply: StatsReply (per-tenant connections and cumulative deliveries). */
   stats: `${FLEET_PREFIX}.stats`,
-  /** Published by each node every FLEET_COUNTS_INTERVAL_MS on `<counts>.<node id>`: CountsMessage. */
+  /** Published by each node every FLEET_COUNTS_INTERVAL_MS on `<counts>.<node id>`: CountsMessage, signed (fleet-key.ts). */
   counts: `${FLEET_PREFIX}.counts`,
 } as const;
 
@@ -83,9 +83,12 @@ export interface StatsReply extends NodeReply {
 
 export interface CountsMessage {
   node: string;
+  /** ms since the epoch on the sender's clock: checked against a window and per node increasing (replays are refused). */
   at: number;
   /** Authenticated app sockets per tenant on this node, for tenants that have a quota. */
   tenants: Record<string, number>;
+  /** The node's goodbye at shutdown: the others stop counting its sockets at once. */
+  bye?: true;
 }
 
 /** Largest JSON body a node puts in one reply message (nats-server's default max_payload is 1 MiB). */

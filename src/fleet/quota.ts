@@ -16,6 +16,15 @@
  * i.e. at most quota + (N-1) x ceil(quota / N) when counts of a whole interval are in flight,
  * measured at quota + a few on three nodes. The price: a burst onto an empty tenant is admitted
  * over a few intervals (the rest get 4429, which the SDK retries with backoff).
+ *
+ * What another node claims is bounded, so that a spoofed or buggy claim can neither lock a tenant
+ * out for long nor lift its quota (docs/operations-fleet.md, "Spoofed counts"):
+ *   - a node's claim for a tenant counts at most min(quota, perNodeMax): what a real node could
+ *     hold (perNodeMax is MAX_CONNECTIONS_PER_TENANT, the same on every node; 0: no such cap);
+ *   - a claim expires staleMs after this node received it unless refreshed (local clock: a
+ *     sender's skewed clock cannot make its claim live longer);
+ *   - only tenants that have a quota are kept, and at most maxNodes nodes.
+ * Which messages get here at all is src/fleet/counts-gate.ts's decision (signature, window, replay).
  */
 
 /** Where the quotas come from (the watched `sms_tenants` bucket). */
@@ -34,16 +43,23 @@ export interface SharedCounts {
 export interface FleetQuotaOptions {
   /** How often nodes share (the interval of rule 2). */
   intervalMs: number;
-  /** Another node's counts are forgotten this long after they were sent (default 3 intervals). */
+  /** Another node's counts are forgotten this long after they arrived (default 3 intervals). */
   staleMs?: number;
+  /** MAX_CONNECTIONS_PER_TENANT: no node can hold more of one tenant, so no claim counts more (0: off). */
+  perNodeMax?: number;
+  /** Most other nodes whose counts are kept (default 1024). */
+  maxNodes?: number;
   now?: () => number;
 }
 
 export class FleetQuota {
-  readonly #remote = new Map<string, { at: number; tenants: Readonly<Record<string, number>> }>();
+  /** Per other node: its last counts (`at` on its clock) and when they arrived (`seen`, ours). */
+  readonly #remote = new Map<string, { at: number; seen: number; tenants: Readonly<Record<string, number>> }>();
   /** Per tenant: the budget of this interval (fixed at its first admission) and what was used. */
   readonly #budget = new Map<string, { allowed: number; used: number }>();
   readonly #staleMs: number;
+  readonly #perNodeMax: number;
+  readonly #maxNodes: number;
   readonly #now: () => number;
 
   constructor(
@@ -51,14 +67,19 @@ export class FleetQuota {
     options: FleetQuotaOptions,
   ) {
     this.#staleMs = options.staleMs ?? 3 * options.intervalMs;
+    this.#perNodeMax = options.perNodeMax ?? 0;
+    this.#maxNodes = options.maxNodes ?? 1024;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Counts from another node (the caller drops the node's own messages). */
+  /** Counts from another node (the caller drops the node's own messages and those the gate refused). */
   receive(counts: SharedCounts): void {
     const known = this.#remote.get(counts.node);
     if (known !== undefined && known.at > counts.at) return; // reordered: keep the newer
-    this.#remote.set(counts.node, { at: counts.at, tenants: counts.tenants });
+    if (known === undefined && this.#remote.size >= this.#maxNodes) return;
+    const tenants: Record<string, number> = {};
+    for (const [tenantId, n] of Object.entries(counts.tenants)) if (this.hasQuota(tenantId)) tenants[tenantId] = n;
+    this.#remote.set(counts.node, { at: counts.at, seen: this.#now(), tenants });
   }
 
   /** A node said goodbye (or was forgotten): its sockets no longer count. */
@@ -70,23 +91,30 @@ export class FleetQuota {
   shared(): void {
     this.#budget.clear();
     const t = this.#now();
-    for (const [node, c] of this.#remote) if (t - c.at > this.#staleMs) this.#remote.delete(node);
+    for (const [node, c] of this.#remote) if (t - c.seen > this.#staleMs) this.#remote.delete(node);
   }
 
   /** Nodes heard from within the stale window, this one included. */
   get nodes(): number {
     const t = this.#now();
     let n = 1;
-    for (const c of this.#remote.values()) if (t - c.at <= this.#staleMs) n++;
+    for (const c of this.#remote.values()) if (t - c.seen <= this.#staleMs) n++;
     return n;
   }
 
-  /** The other nodes' last shared count of a tenant. */
+  /** The other nodes' last shared count of a tenant, each node's claim bounded by what one node can hold. */
   remoteCount(tenantId: string): number {
     const t = this.#now();
+    const cap = this.#claimCap(tenantId);
     let n = 0;
-    for (const c of this.#remote.values()) if (t - c.at <= this.#staleMs) n += c.tenants[tenantId] ?? 0;
+    for (const c of this.#remote.values()) if (t - c.seen <= this.#staleMs) n += Math.min(c.tenants[tenantId] ?? 0, cap);
     return n;
+  }
+
+  /** The most sockets of a tenant one node can hold: its quota, and MAX_CONNECTIONS_PER_TENANT when set. */
+  #claimCap(tenantId: string): number {
+    const max = this.quotas.maxConnections(tenantId) ?? Number.POSITIVE_INFINITY;
+    return this.#perNodeMax > 0 ? Math.min(max, this.#perNodeMax) : max;
   }
 
   /** Whether the tenant has a quota (only those are shared). */

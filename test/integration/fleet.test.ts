@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBucket } from "../../src/bus/buckets.js";
 import { kickConnections, listConnections, topSample, statsOnce } from "../../src/cli/fleet-command.js";
 import { createClient, type SmsWsClient, type SmsWsError } from "../../src/client/index.js";
+import { generateFleetKey } from "../../src/fleet/fleet-key.js";
 import { createKey } from "../../src/keys/key-admin.js";
 import { publishEvent } from "../../src/publisher/index.js";
 import { metricValue, startTestNode, type TestNode } from "../helpers/harness.js";
@@ -37,6 +38,8 @@ let producer: NatsConnection;
 const nodes: TestNode[] = [];
 const clients: Tracked[] = [];
 const keys: Record<string, string> = {};
+/** The nodes sign with it, as in production; the CLI checks with its public half. */
+const fleetKey = generateFleetKey();
 
 beforeAll(async () => {
   cluster = await startSecureCluster();
@@ -49,7 +52,7 @@ beforeAll(async () => {
   }
   keys.admin = (await createKey(kv, { role: "admin" })).apiKey;
   await (await openBucket(admin, "sms_tenants")).put("tq", JSON.stringify({ maxConnections: QUOTA }));
-  for (let i = 0; i < 3; i++) nodes.push(await startTestNode({ url: cluster.url, nodeEnv: () => cluster.nodeEnv() }));
+  for (let i = 0; i < 3; i++) nodes.push(await startTestNode({ url: cluster.url, nodeEnv: () => ({ ...cluster.nodeEnv(), FLEET_SIGNING_KEY: fleetKey.signingKey }) }));
 
   const plan: [string, string, number][] = [
     ["a1", "ta", 4],
@@ -118,10 +121,12 @@ describe("fleet: three nodes, one NATS cluster", () => {
 
   it("the CLI: conns --json and top --once --json, as an operator runs them", async () => {
     const creds = cluster.credentials("admin");
-    const env = { ...process.env, NATS_URL: cluster.url, NATS_USER: creds.user, NATS_PASSWORD: creds.pass, LOG_LEVEL: "silent" };
-    const conns = JSON.parse((await run(process.execPath, [CLI, "conns", "--tenant", "tb", "--json"], { env })).stdout) as { rows: unknown[]; missing: unknown[] };
+    const env = { ...process.env, NATS_URL: cluster.url, NATS_USER: creds.user, NATS_PASSWORD: creds.pass, FLEET_PUBLIC_KEY: fleetKey.publicKey, LOG_LEVEL: "silent" };
+    const conns = JSON.parse((await run(process.execPath, [CLI, "conns", "--tenant", "tb", "--json"], { env })).stdout) as { rows: unknown[]; missing: unknown[]; verified: boolean; unverified: number };
     expect(conns.rows).toHaveLength(6);
     expect(conns.missing).toEqual([]);
+    // Every node's answer carried a valid signature.
+    expect([conns.verified, conns.unverified]).toEqual([true, 0]);
     const table = (await run(process.execPath, [CLI, "conns", "--app", "a2"], { env })).stdout;
     expect(table).toContain("6 connection(s)");
     await expect(run(process.execPath, [CLI, "kick"], { env })).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("kick needs a selector") });

@@ -1,7 +1,14 @@
-/** The fleet's decision logic: selectors, the quota ledger, chunked replies, tenant records, top's arithmetic. */
+/**
+ * The fleet's decision logic: selectors, the quota ledger (and its bounds on what other nodes
+ * claim), chunked replies, tenant records, top's arithmetic, and the fleet plane's trust rules:
+ * who is an operator, the fleet key's signatures, and the counts gate.
+ */
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/config.js";
+import { countsContext, fleetKeys, generateFleetKey, parsePublicKeys, parseSigningKey, replyContext, signFleet, verifyFleet, type FleetSigningKey } from "../../src/fleet/fleet-key.js";
+import { isOperatorReply } from "../../src/fleet/operator-reply.js";
 import { topRows } from "../../src/cli/fleet-command.js";
-import { parseCounts } from "../../src/fleet/fleet-service.js";
+import { CountsGate, parseCounts } from "../../src/fleet/counts-gate.js";
 import { chunkRows, type ConnectionRow } from "../../src/fleet/messages.js";
 import { FleetQuota } from "../../src/fleet/quota.js";
 import { isEmptySelector, parseSelector, selects, selectsNode, type ConnectionFacts } from "../../src/fleet/selector.js";
@@ -160,5 +167,151 @@ describe("replies and counters", () => {
       { tenant: "v", connections: 4, perSecond: 0, delivered: 100 },
       { tenant: "t", connections: 3, perSecond: 15, delivered: 35 },
     ]);
+  });
+});
+
+describe("quota: what another node claims is bounded", () => {
+  const quotas = { maxConnections: (t: string) => (t === "q" ? 10 : undefined) };
+
+  it("a claim counts at most the quota, and at most MAX_CONNECTIONS_PER_TENANT when set", () => {
+    const q = new FleetQuota(quotas, { intervalMs: 1000, now: () => 0 });
+    q.receive({ node: "fake", at: 0, tenants: { q: 100000 } });
+    expect(q.remoteCount("q")).toBe(10);
+    const capped = new FleetQuota(quotas, { intervalMs: 1000, perNodeMax: 4, now: () => 0 });
+    capped.receive({ node: "b", at: 0, tenants: { q: 100000 } });
+    capped.receive({ node: "c", at: 0, tenants: { q: 2 } });
+    expect(capped.remoteCount("q")).toBe(6);
+  });
+
+  it("expires a claim by this node's clock, whatever `at` the sender wrote", () => {
+    let t = 0;
+    const q = new FleetQuota(quotas, { intervalMs: 1000, now: () => t });
+    q.receive({ node: "b", at: 10_000_000, tenants: { q: 5 } });
+    t = 2999;
+    expect(q.remoteCount("q")).toBe(5);
+    t = 3001;
+    expect(q.remoteCount("q")).toBe(0);
+    q.shared();
+    expect(q.nodes).toBe(1);
+  });
+
+  it("keeps only quota'd tenants and at most maxNodes nodes", () => {
+    const q = new FleetQuota(quotas, { intervalMs: 1000, maxNodes: 2, now: () => 0 });
+    q.receive({ node: "b", at: 0, tenants: { q: 1, free: 1000 } });
+    q.receive({ node: "c", at: 0, tenants: { q: 1 } });
+    q.receive({ node: "d", at: 0, tenants: { q: 1 } });
+    expect(q.remoteCount("q")).toBe(2);
+    expect(q.remoteCount("free")).toBe(0);
+    expect(q.nodes).toBe(3);
+  });
+});
+
+describe("fleet plane: operators only", () => {
+  it("serves a request only when the reply is the admin inbox or an import-mapped reply", () => {
+    expect(isOperatorReply("_INBOX_admin.abc123")).toBe(true);
+    expect(isOperatorReply("_R_.abc.def")).toBe(true);
+    for (const reply of [undefined, "", "_INBOX_admin.", "_INBOX_admin", "_INBOX_gateway.x", "_INBOX.x", "sms-ws.fleet.spy.conns", "_R_", "x._INBOX_admin.y"]) {
+      expect(isOperatorReply(reply), String(reply)).toBe(false);
+    }
+  });
+});
+
+describe("fleet key", () => {
+  const pair = generateFleetKey();
+  const key = (parseSigningKey(pair.signingKey) as { ok: true; key: FleetSigningKey }).key;
+  const other = (parseSigningKey(generateFleetKey().signingKey) as { ok: true; key: FleetSigningKey }).key;
+
+  it("generates a pair whose public half is the signing key's", () => {
+    expect(key.publicKeyText).toBe(pair.publicKey);
+    expect(pair.signingKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const parsed = parsePublicKeys(` ${pair.publicKey} , ${other.publicKeyText}`);
+    expect(parsed.ok && parsed.key.length).toBe(2);
+  });
+
+  it("a signature holds only for its context, its exact bytes and the key's public half", () => {
+    const sig = signFleet(key, replyContext("nonce-0123456789ab"), '{"kicked":1}');
+    expect(verifyFleet([key.publicKey], replyContext("nonce-0123456789ab"), '{"kicked":1}', sig)).toBe(true);
+    expect(verifyFleet([other.publicKey, key.publicKey], replyContext("nonce-0123456789ab"), '{"kicked":1}', sig)).toBe(true);
+    expect(verifyFleet([other.publicKey], replyContext("nonce-0123456789ab"), '{"kicked":1}', sig)).toBe(false);
+    expect(verifyFleet([key.publicKey], replyContext("nonce-other-request"), '{"kicked":1}', sig)).toBe(false);
+    expect(verifyFleet([key.publicKey], replyContext("nonce-0123456789ab", true), '{"kicked":1}', sig)).toBe(false);
+    expect(verifyFleet([key.publicKey], replyContext("nonce-0123456789ab"), '{"kicked":2}', sig)).toBe(false);
+    expect(verifyFleet([key.publicKey], countsContext("nonce-0123456789ab"), '{"kicked":1}', sig)).toBe(false);
+    for (const bad of [undefined, "", "!!!", sig.slice(1), "A".repeat(200)]) expect(verifyFleet([key.publicKey], replyContext("nonce-0123456789ab"), '{"kicked":1}', bad)).toBe(false);
+  });
+
+  it("refuses malformed keys with a message that never holds the key", () => {
+    expect(parseSigningKey("abc")).toMatchObject({ ok: false });
+    expect(parseSigningKey(`${pair.signingKey}A`)).toMatchObject({ ok: false });
+    expect(parsePublicKeys("abc,def")).toMatchObject({ ok: false });
+    expect(parsePublicKeys("")).toEqual({ ok: true, key: [] });
+    const secret = `${pair.signingKey.slice(0, 40)}!!!`;
+    expect(() => loadConfig({ FLEET_SIGNING_KEY: secret })).toThrow(/FLEET_SIGNING_KEY="<43 characters, not shown>" is invalid/);
+    try {
+      loadConfig({ FLEET_SIGNING_KEY: secret });
+    } catch (err) {
+      expect(String((err as Error).message)).not.toContain(secret.slice(0, 20));
+    }
+    expect(() => loadConfig({ FLEET_PUBLIC_KEY: "nope" })).toThrow(/FLEET_PUBLIC_KEY/);
+    const config = loadConfig({ FLEET_SIGNING_KEY: pair.signingKey, FLEET_PUBLIC_KEY: `${other.publicKeyText},${pair.publicKey}` });
+    const keys = fleetKeys(config.fleetSigningKey, config.fleetPublicKey);
+    expect(keys.signingKey?.publicKeyText).toBe(pair.publicKey);
+    expect(keys.publicKeys).toHaveLength(2);
+    expect(fleetKeys("", []).signingKey).toBeUndefined();
+  });
+});
+
+describe("counts gate", () => {
+  const pair = generateFleetKey();
+  const key = (parseSigningKey(pair.signingKey) as { ok: true; key: FleetSigningKey }).key;
+  const impostor = (parseSigningKey(generateFleetKey().signingKey) as { ok: true; key: FleetSigningKey }).key;
+  const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+  const subject = (node: string): string => `sms-ws.fleet.counts.${node}`;
+  const signed = (k: FleetSigningKey, body: Record<string, unknown> & { node: string }): [string, Uint8Array, string] => {
+    const data = enc(body);
+    return [subject(body.node), data, signFleet(k, countsContext(subject(body.node)), data)];
+  };
+
+  it("signed mode: only the fleet key's counts, for their own subject, within the window, each once", () => {
+    let t = 100_000;
+    const gate = new CountsGate({ keys: [key.publicKey], now: () => t });
+    expect(gate.signed).toBe(true);
+    const good = signed(key, { node: "B", at: t, tenants: { q: 3 } });
+    expect(gate.check(...good)).toEqual({ ok: true, counts: { node: "B", at: t, tenants: { q: 3 } } });
+    expect(gate.check(...good)).toEqual({ ok: false, reason: "replayed" });
+    expect(gate.check(subject("FAKE"), enc({ node: "FAKE", at: t, tenants: { q: 100000 } }), undefined)).toEqual({ ok: false, reason: "unsigned" });
+    expect(gate.check(...signed(impostor, { node: "FAKE", at: t, tenants: { q: 1 } }))).toEqual({ ok: false, reason: "bad_signature" });
+    // A real node's signed message moved to another node's subject.
+    const [, data, sig] = signed(key, { node: "B", at: t + 1, tenants: {} });
+    expect(gate.check(subject("C"), data, sig)).toEqual({ ok: false, reason: "wrong_subject" });
+    expect(gate.check(...signed(key, { node: "B", at: t - 31_000, tenants: {} }))).toEqual({ ok: false, reason: "stale" });
+    expect(gate.check(...signed(key, { node: "B", at: t + 31_000, tenants: {} }))).toEqual({ ok: false, reason: "stale" });
+    expect(gate.check(subject("B"), enc({ node: "B" }), sig)).toEqual({ ok: false, reason: "malformed" });
+    // A goodbye, then B's earlier counts replayed: refused (the last `at` outlives the goodbye).
+    expect(gate.check(...signed(key, { node: "B", at: t + 5, tenants: {}, bye: true }))).toEqual({ ok: true, counts: { node: "B", at: t + 5, tenants: {}, bye: true } });
+    expect(gate.check(...signed(key, { node: "B", at: t + 4, tenants: { q: 3 } }))).toEqual({ ok: false, reason: "replayed" });
+    t += 200_000;
+    expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} })).ok).toBe(true);
+  });
+
+  it("signature checks are rate-limited: a flood of signed junk costs bounded CPU", () => {
+    let t = 100_000;
+    const gate = new CountsGate({ keys: [key.publicKey], verificationsPerS: 3, now: () => t });
+    for (let i = 0; i < 3; i++) expect(gate.check(...signed(impostor, { node: `F${i}`, at: t, tenants: {} }))).toEqual({ ok: false, reason: "bad_signature" });
+    expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} }))).toEqual({ ok: false, reason: "rate_limited" });
+    // Junk that fails a cheap check costs no token.
+    expect(gate.check(...signed(impostor, { node: "F", at: 0, tenants: {} }))).toEqual({ ok: false, reason: "stale" });
+    t += 1000;
+    expect(gate.check(...signed(key, { node: "B", at: t, tenants: {} })).ok).toBe(true);
+  });
+
+  it("unsigned mode checks everything but the signature; memory is bounded", () => {
+    const gate = new CountsGate({ keys: undefined, maxNodes: 2, now: () => 100_000 });
+    expect(gate.signed).toBe(false);
+    expect(gate.check(subject("a"), enc({ node: "a", at: 100_000, tenants: {} }), undefined).ok).toBe(true);
+    expect(gate.check(subject("b"), enc({ node: "b", at: 100_000, tenants: {} }), undefined).ok).toBe(true);
+    expect(gate.check(subject("c"), enc({ node: "c", at: 100_000, tenants: {} }), undefined)).toEqual({ ok: false, reason: "too_many_nodes" });
+    // The old goodbye shape (at 0) is stale: it never removes a node's sockets.
+    expect(gate.check(subject("a"), enc({ node: "a", at: 0, tenants: {} }), undefined)).toEqual({ ok: false, reason: "stale" });
   });
 });

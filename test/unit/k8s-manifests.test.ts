@@ -619,6 +619,18 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     expect(secretRef(provision, "NATS_PASSWORD")).toEqual(secretRef(nats, PERMISSIONS.admin.passwordEnv));
   });
 
+  it("gives every gateway pod the fleet signing key from its own Secret, never from a ConfigMap (docs/operations-fleet.md)", () => {
+    const objects = render(dir);
+    expect(find(objects, "ConfigMap").some((c) => c.data?.FLEET_SIGNING_KEY !== undefined), "FLEET_SIGNING_KEY is not in a ConfigMap").toBe(false);
+    const pods = find(objects, "Deployment").filter((d) => (d.spec as WorkloadSpec).template.spec.containers.some((c) => c.name === "gateway"));
+    expect(pods.length).toBeGreaterThan(0);
+    for (const d of pods) {
+      const container = (d.spec as WorkloadSpec).template.spec.containers.find((c) => c.name === "gateway")!;
+      expect(secretRef(container, "FLEET_SIGNING_KEY"), `${d.metadata.name} signs the fleet plane`).toEqual({ name: "sms-ws-fleet-key", key: "signing-key" });
+      expect(secretRef(container, "FLEET_SIGNING_KEY")).not.toEqual(secretRef(container, "NATS_PASSWORD"));
+    }
+  });
+
   it("has NetworkPolicies for gateway <-> NATS, NATS routes, Prometheus -> metrics and clients -> ws", () => {
     const objects = render(dir);
     const g = gateway(objects);
