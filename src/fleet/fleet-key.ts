@@ -9,8 +9,9 @@
  * to one request (the CLI's random nonce) or one subject (a node's counts subject), so a signed
  * answer cannot be replayed as the answer to another request or as another node's counts.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { decodeBase64Url, encodeBase64Url } from "../tokens/base64url.js";
+import { privateKeyFromSeed, publicKeyFromBase64Url } from "../tokens/ed25519.js";
 import { ED25519_KEY_BYTES } from "../tokens/limits.js";
 
 /** Header of every signed fleet message: base64url of the Ed25519 signature. */
@@ -21,8 +22,6 @@ export const FLEET_NONCE_HEADER = "Sms-Ws-Fleet-Nonce";
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 const DOMAIN = "sms-ws-fleet/1";
-// PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410 section 7): this fixed prefix, then the 32 bytes.
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 /** What a node signs with. */
 export interface FleetSigningKey {
@@ -39,7 +38,7 @@ export type KeyParse<T> = { ok: true; key: T } | { ok: false; problem: string };
 export function parseSigningKey(text: string): KeyParse<FleetSigningKey> {
   const seed = decodeBase64Url(text.trim());
   if (seed === undefined || seed.length !== ED25519_KEY_BYTES) return { ok: false, problem: "the base64url (unpadded) 32-byte Ed25519 seed that `sms-ws fleet-key` prints" };
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const privateKey = privateKeyFromSeed(seed);
   const publicKey = createPublicKey(privateKey);
   return { ok: true, key: Object.freeze({ privateKey, publicKey, publicKeyText: publicKeyText(publicKey) }) };
 }
@@ -50,11 +49,9 @@ export function parsePublicKeys(text: string): KeyParse<readonly KeyObject[]> {
   for (const part of text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
     const raw = decodeBase64Url(part);
     if (raw === undefined || raw.length !== ED25519_KEY_BYTES) return { ok: false, problem: "base64url (unpadded) 32-byte Ed25519 public keys, comma-separated" };
-    try {
-      keys.push(createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: part }, format: "jwk" }));
-    } catch {
-      return { ok: false, problem: "Ed25519 public keys (one could not be imported)" };
-    }
+    const key = publicKeyFromBase64Url(part);
+    if (key === null) return { ok: false, problem: "Ed25519 public keys (one could not be imported)" };
+    keys.push(key);
   }
   return { ok: true, key: Object.freeze(keys) };
 }

@@ -7,6 +7,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObjec
 import { GatewayError } from "../errors.js";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
 import { parseTokenClaims, type TokenFilter } from "./claims.js";
+import { privateKeyFromSeed } from "./ed25519.js";
 import { ED25519_KEY_BYTES, KID_PATTERN } from "./limits.js";
 
 /** Bad input to the mint helper (a bad key, claim or TTL). The message never holds the key. */
@@ -82,9 +83,6 @@ export function generateTokenId(): string {
   return randomBytes(16).toString("base64url");
 }
 
-// PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410 section 7): this fixed prefix, then the 32 bytes.
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-
 function toPrivateKey(input: KeyObject | string): KeyObject {
   let key: KeyObject;
   if (typeof input === "string") {
@@ -96,7 +94,7 @@ function toPrivateKey(input: KeyObject | string): KeyObject {
         if (seed === undefined || seed.length !== ED25519_KEY_BYTES) {
           throw new TokenMintError("privateKey must be a PEM private key or a base64url 32-byte Ed25519 seed");
         }
-        key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+        key = privateKeyFromSeed(seed);
       }
     } catch (cause) {
       if (cause instanceof TokenMintError) throw cause;

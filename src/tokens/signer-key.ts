@@ -3,7 +3,8 @@
  * itself, so each record's KeyObject is made once. The cache is keyed by the record object:
  * a store replaces the object when the entry changes, and a dropped record frees its key.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { publicKeyFromBase64Url } from "./ed25519.js";
 import type { SignerRecord } from "./signer-record.js";
 
 const cache = new WeakMap<SignerRecord, KeyObject | null>();
@@ -12,16 +13,8 @@ const cache = new WeakMap<SignerRecord, KeyObject | null>();
 export function publicKeyOf(signer: SignerRecord): KeyObject | undefined {
   let key = cache.get(signer);
   if (key === undefined) {
-    key = importEd25519PublicKey(signer.publicKey);
+    key = publicKeyFromBase64Url(signer.publicKey);
     cache.set(signer, key);
   }
   return key ?? undefined;
-}
-
-function importEd25519PublicKey(x: string): KeyObject | null {
-  try {
-    return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" });
-  } catch {
-    return null;
-  }
 }
