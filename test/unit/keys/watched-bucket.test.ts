@@ -202,6 +202,29 @@ describe("WatchedBucket: losing the watch", () => {
   });
 });
 
+describe("WatchedBucket: the alarm", () => {
+  it("logs each rejected value once at error level, with the key as logKey shows it and never the value", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const source = new FakeBucket();
+    const store = new KeyStore(source, capture, 0);
+    await store.start();
+    const watcher = await source.nthWatch(1);
+    const hash = hashApiKey("smsws_k-alarm");
+    const secretish = { role: "admin", tenantId: "t", note: "SECRET-VALUE" };
+    const entry = put(hash, secretish);
+    const rejected = new Promise<void>((resolve) => store.on((e) => e.type === "rejected" && resolve()));
+    watcher.push(entry);
+    await rejected;
+    const alarms = lines.filter((l) => l.alarm === "bucket_value_rejected");
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ level: 50, bucket: "api_keys", key: hash.slice(0, 8), revision: entry.revision, reason: "invalid_record" });
+    expect(JSON.stringify(lines)).not.toContain("SECRET-VALUE");
+    expect(JSON.stringify(lines)).not.toContain(hash);
+    store.stop();
+  });
+});
+
 describe("stores built on WatchedBucket", () => {
   it("KeyStore reports revocations by hash and looks keys up by plaintext", async () => {
     const source = new FakeBucket();
