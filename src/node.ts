@@ -29,6 +29,7 @@ import { StreamWatch, type StreamEpochs } from "./bus/stream-watch.js";
 import { Partitions } from "./bus/partitions.js";
 import type { Config } from "./config/config.js";
 import { KeyStore } from "./keys/key-store.js";
+import { REJECTED_VALUE_REASONS, WATCHED_BUCKETS, type RejectedValueEvent } from "./keys/watched-bucket.js";
 import { RevokedTokens } from "./tokens/revoked-tokens.js";
 import { SignerStore } from "./tokens/signer-store.js";
 import { verifyConnectionToken } from "./tokens/verify-token.js";
@@ -130,6 +131,13 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const signers = new SignerStore(await bucket(nc, config.signerBucket, log), log);
   const revokedTokens = new RevokedTokens(await bucket(nc, config.revokedTokensBucket, log), log, { ttlMs: config.tokenMaxTtlS * 1000 });
   const tenantQuotas = new TenantQuotas(await bucket(nc, BUCKETS.tenants, log), log);
+  // Before the first load: a junk value already in a bucket is counted too. Every series exists
+  // from the start (at 0), so the alert sees the first one.
+  for (const b of WATCHED_BUCKETS) for (const reason of REJECTED_VALUE_REASONS) metrics.bucketValuesRejected.inc({ bucket: b, reason }, 0);
+  const countRejected = (e: RejectedValueEvent | { type: Exclude<string, "rejected"> }): void => {
+    if ("reason" in e) metrics.bucketValuesRejected.inc({ bucket: e.bucket, reason: e.reason });
+  };
+  for (const store of [keys, signers, revokedTokens, tenantQuotas] as const) store.on(countRejected);
   await Promise.all([keys.start(), signers.start(), revokedTokens.start(), tenantQuotas.start()]);
   health.keysLoaded = true;
   metrics.keys.set(keys.size);

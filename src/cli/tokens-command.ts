@@ -1,7 +1,7 @@
 /** `sms-ws tokens revoke JTI`: closes the socket using that token, on every node, and refuses it. */
 import type { Config } from "../config/config.js";
 import { revokeTokenId } from "../tokens/token-revocation.js";
-import type { ParsedArgs } from "./args.js";
+import { stringFlag, type ParsedArgs } from "./args.js";
 import { cliConnect, cliOpenBucket } from "./connect.js";
 
 export async function tokensCommand(config: Config, args: ParsedArgs, out: (line: string) => void): Promise<void> {
@@ -10,7 +10,7 @@ export async function tokensCommand(config: Config, args: ParsedArgs, out: (line
   if (jti === undefined) throw new Error("tokens revoke needs JTI");
   const nc = await cliConnect(config);
   try {
-    await revokeTokenId(await cliOpenBucket(nc, config.revokedTokensBucket), jti);
+    await revokeTokenId(await cliOpenBucket(nc, config.revokedTokensBucket), jti, new Date(), stringFlag(args, "reason"));
     out(`revoked token ${jti}`);
   } finally {
     await nc.close();

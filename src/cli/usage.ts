@@ -27,7 +27,9 @@ Usage:
   sms-ws token --signer-key FILE --kid KID --tenant T --app A --ttl 15m
                [--sub S] [--filter JSON] [--jti J] [--json]
                                     mint a connection token (ttl: 90s, 15m, 2h, 1d)
-  sms-ws tokens revoke JTI          closes the socket using that token (4401)
+  sms-ws tokens revoke JTI [--reason TEXT]
+                                    closes the socket using that token (4401); TEXT (at most 200
+                                    characters) is kept in the revocation entry
   sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N]
                [--json] [--timeout MS] [--fleet-public-key KEY]
                                     one row per connection across the fleet (every node answers;

@@ -10,7 +10,7 @@ import { byId } from "./dom.js";
 import { EventStore } from "./event-store.js";
 import { FeedView } from "./feed-view.js";
 import { describeFilter, makeFilter, splitList, type ConsoleFilter, type EventType } from "./filter.js";
-import { defaultSocketUrl, parseFragment } from "./fragment.js";
+import { defaultSocketUrl, parseFragment, sameOriginSocketUrl } from "./fragment.js";
 import { loadEarlier, type FetchPage } from "./history.js";
 import { RateMeter } from "./rate-meter.js";
 import { drawSparkline } from "./sparkline.js";
@@ -250,7 +250,10 @@ earlierButton.addEventListener("click", () => void onLoadEarlier());
 addEventListener("pagehide", () => disconnect());
 
 const fragment = parseFragment(location.hash);
-urlInput.value = fragment.url ?? defaultSocketUrl(location);
+// The fragment may hold a credential: read once, then gone from the address bar and history.
+if (location.hash !== "") history.replaceState(null, "", location.pathname + location.search);
+// Only this page's own origin: a foreign `#url=` is ignored (fragment.ts).
+urlInput.value = (fragment.url === undefined ? undefined : sameOriginSocketUrl(fragment.url, location)) ?? defaultSocketUrl(location);
 const preset = fragment.token !== undefined ? ({ kind: "token", value: fragment.token } as const) : fragment.key !== undefined ? ({ kind: "key", value: fragment.key } as const) : undefined;
 if (preset !== undefined) {
   byId<HTMLInputElement>(`kind-${preset.kind}`).checked = true;

@@ -1,7 +1,9 @@
 /**
  * The tenants' fleet-wide quotas: KV bucket `sms_tenants`, key = tenant id, value
- * `{"maxConnections": N}` (absent or no field: no quota), watched like the key store. Lowering a
- * quota closes nothing: it applies to the next sockets.
+ * `{"maxConnections": N}` (no entry, or `{}`: no quota), watched like the key store. Lowering a
+ * quota closes nothing: it applies to the next sockets. Only a delete or purge removes a quota: a
+ * value with any other field, or not JSON, is rejected and the last valid quota stays (a
+ * JetStream answer written into the bucket must not read as "no quota"; docs/security.md).
  */
 import type { Logger } from "pino";
 import { WatchedBucket, type RecordKind, type WatchSource } from "../keys/watched-bucket.js";
@@ -13,6 +15,7 @@ export interface TenantRecord {
 
 export function parseTenantRecord(value: unknown): TenantRecord | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  if (Object.keys(value).some((k) => k !== "maxConnections")) return null;
   const max = (value as { maxConnections?: unknown }).maxConnections;
   if (max === undefined) return {};
   if (typeof max !== "number" || !Number.isSafeInteger(max) || max < 0) return null;
@@ -21,7 +24,8 @@ export function parseTenantRecord(value: unknown): TenantRecord | null {
 
 const TENANT_KIND: RecordKind<TenantRecord> = {
   noun: "tenant quota",
-  parse: (entry) => parseTenantRecord(entry.json<unknown>()),
+  bucket: "tenants",
+  parse: (value) => parseTenantRecord(value),
   revokes: () => false,
 };
 

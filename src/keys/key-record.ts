@@ -22,7 +22,7 @@ export function generateApiKey(): string {
   return `smsws_${randomBytes(32).toString("base64url")}`;
 }
 
-/** Validate a stored record; null when it is unusable (such keys authenticate nobody). */
+/** Validate a stored record; null when the value is not a key record (the watcher ignores it and keeps the last valid one). */
 export function parseKeyRecord(value: unknown): KeyRecord | null {
   if (typeof value !== "object" || value === null) return null;
   const o = value as Record<string, unknown>;

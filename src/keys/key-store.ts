@@ -1,21 +1,24 @@
 /**
  * In-memory view of the API-key bucket, kept current by a KV watcher (WatchedBucket).
- * Authentication is a map lookup. A delete, a purge, an unusable value or a scope change revokes
- * the key: listeners are told the hash so every socket using it is closed.
+ * Authentication is a map lookup. A delete, a purge or a scope change revokes the key: listeners
+ * are told the hash so every socket using it is closed. A value that is not a valid key record
+ * changes nothing (WatchedBucket rejects it).
  */
 import type { Logger } from "pino";
 import { hashApiKey, hashPrefix, parseKeyRecord, sameGrant, type KeyRecord } from "./key-record.js";
-import { WatchedBucket, type RecordKind, type WatchSource } from "./watched-bucket.js";
+import { WatchedBucket, type RecordKind, type RejectedValueEvent, type WatchSource } from "./watched-bucket.js";
 
 export type KeyStoreEvent =
   | { type: "loaded"; size: number }
   | { type: "revoked"; hash: string }
   | { type: "updated"; size: number }
+  | RejectedValueEvent
   | { type: "watch_lost"; error: string };
 
 const apiKeyRecords: RecordKind<KeyRecord> = {
   noun: "api key",
-  parse: (entry) => parseKeyRecord(entry.json()),
+  bucket: "api_keys",
+  parse: (value) => parseKeyRecord(value),
   revokes: (before, after) => before !== undefined && (after === undefined || !sameGrant(before, after)),
   // Never a whole hash in logs.
   logKey: hashPrefix,

@@ -4,12 +4,22 @@
  * away (a revocation), is decided by a RecordKind; this class only keeps the map and tells.
  * The API-key store, the token-signer store and the revoked-token set are all built on it.
  *
+ * Trust: a bucket value is not trusted to be what its writer meant. nats-server can be made to
+ * publish its own answers (a JetStream API response, a publish ack) into a bucket through a
+ * request's reply subject (docs/security.md, "Bucket values"). So a PUT whose value does not parse
+ * as a valid record of the bucket never replaces the last valid record of its key, and never
+ * takes anything away: it is ignored, logged at error level as an alarm (key as `logKey` shows
+ * it, revision, reason; never the value) and reported as a `rejected` event (the node counts it).
+ * Only a real delete or purge (the entry's `operation`, from the `KV-Operation` header) removes a
+ * record.
+ *
  * Events, in the order a listener sees them:
  * - `loaded` after each complete (re)load;
  * - `revoked` (key) for every change the RecordKind calls a revocation, live or found on a
  *   re-watch (what changed while the watch was lost). Never on the first load: nothing can
  *   have been granted before it;
  * - `updated` after every live change;
+ * - `rejected` for every PUT whose value is not a valid record (live, or found on a (re)load);
  * - `watch_lost` when a watch fails or ends; a new one starts after `retryDelayMs`.
  */
 import type { Logger } from "pino";
@@ -18,6 +28,10 @@ import type { Logger } from "pino";
 export interface WatchedEntry {
   readonly key: string;
   readonly operation: "PUT" | "DEL" | "PURGE";
+  /** The entry's sequence in the bucket's stream (for alarms). */
+  readonly revision: number;
+  /** Size of the value in bytes. */
+  readonly length: number;
   /** Set once the initial values have all been delivered. */
   readonly isUpdate: boolean;
   /** Entries still pending after this one, during the initial delivery. */
@@ -32,22 +46,61 @@ export interface WatchSource {
   watch(): Promise<AsyncIterable<WatchedEntry> & { stop(): void }>;
 }
 
+/** The watched buckets, as metric labels (`smsws_bucket_rejected_values_total{bucket}`). */
+export const WATCHED_BUCKETS = ["api_keys", "token_signers", "revoked_tokens", "tenants"] as const;
+export type WatchedBucketId = (typeof WATCHED_BUCKETS)[number];
+
 export interface RecordKind<R> {
   /** What the records are, for log lines: "api key", "token signer". */
   readonly noun: string;
-  /** The record of a PUT entry; null when unusable (it is then treated as absent). May throw. */
-  parse(entry: WatchedEntry): R | null;
+  /** Which bucket (a metric label). */
+  readonly bucket: WatchedBucketId;
+  /**
+   * The record in a PUT entry's JSON value; null when it is not a valid record of this bucket
+   * (it is then rejected: see the file comment). May throw (also a rejection).
+   */
+  parse(value: unknown, entry: WatchedEntry): R | null;
   /** Whether replacing `before` by `after` (undefined: absent) takes away what was granted. */
   revokes(before: R | undefined, after: R | undefined): boolean;
   /** How a key may appear in logs (API keys: a hash prefix). Default: as is. */
   logKey?(key: string): string;
 }
 
+/** Why a PUT's value was rejected (a bounded set: a metric label). */
+export const REJECTED_VALUE_REASONS = ["empty", "not_json", "jetstream_api_response", "jetstream_ack", "invalid_record"] as const;
+export type RejectedValueReason = (typeof REJECTED_VALUE_REASONS)[number];
+
+/** A PUT whose value was not a valid record: ignored, the last valid record (if any) kept. */
+export interface RejectedValueEvent {
+  type: "rejected";
+  bucket: WatchedBucketId;
+  key: string;
+  revision: number;
+  reason: RejectedValueReason;
+}
+
 export type WatchedBucketEvent =
   | { type: "loaded"; size: number }
   | { type: "revoked"; key: string }
   | { type: "updated"; size: number }
+  | RejectedValueEvent
   | { type: "watch_lost"; error: string };
+
+/**
+ * Names what a value that is not a record looks like. The JetStream shapes are what the
+ * reply-subject trick writes (an API response always has a `type` "io.nats.jetstream.api...",
+ * a publish ack is `{stream, seq}`): seeing them in an alarm says who wrote it.
+ */
+export function rejectionReason(entry: WatchedEntry, value: unknown, parsedJson: boolean): RejectedValueReason {
+  if (entry.length === 0) return "empty";
+  if (!parsedJson) return "not_json";
+  if (typeof value === "object" && value !== null) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.type === "string" && o.type.startsWith("io.nats.jetstream.api.")) return "jetstream_api_response";
+    if (typeof o.stream === "string" && typeof o.seq === "number") return "jetstream_ack";
+  }
+  return "invalid_record";
+}
 
 export interface WatchedBucketOptions {
   /** Delay before re-watching after a loss. Default 1000 ms. */
@@ -166,17 +219,21 @@ export class WatchedBucket<R> {
       // and the watch would otherwise be waited for forever. Zero now means none are coming.
       const { values } = await this.source.status();
       const snapshot = new Map<string, R>();
+      // Keys whose latest value was rejected during this load: they keep their record from
+      // before the re-watch, if there was one.
+      const rejected = new Set<string>();
       let loading = true;
       const finishLoad = (): void => {
         loading = false;
-        this.#swapIn(snapshot);
+        this.#swapIn(snapshot, rejected);
         onLoaded();
       };
       if (values === 0) finishLoad();
       for await (const entry of watcher) {
         if (this.#stopped) break;
         if (loading) {
-          this.#applyTo(snapshot, entry);
+          if (this.#applyTo(snapshot, entry)) rejected.delete(entry.key);
+          else rejected.add(entry.key);
           if (entry.isUpdate || entry.delta === 0) finishLoad();
         } else {
           this.#applyLive(entry);
@@ -187,13 +244,17 @@ export class WatchedBucket<R> {
     }
   }
 
-  #swapIn(snapshot: ReadonlyMap<string, R>): void {
+  #swapIn(snapshot: ReadonlyMap<string, R>, rejected: ReadonlySet<string>): void {
     const before = new Map(this.#records);
     this.#records.clear();
     for (const [key, record] of snapshot) this.#records.set(key, record);
+    for (const key of rejected) {
+      const kept = before.get(key);
+      if (kept !== undefined && !snapshot.has(key)) this.#records.set(key, kept);
+    }
     if (this.#loaded) {
       for (const key of new Set([...before.keys(), ...snapshot.keys()])) {
-        if (this.kind.revokes(before.get(key), snapshot.get(key))) this.#revoked(key);
+        if (this.kind.revokes(before.get(key), this.#records.get(key))) this.#revoked(key);
       }
     }
     this.#loaded = true;
@@ -203,29 +264,46 @@ export class WatchedBucket<R> {
 
   #applyLive(entry: WatchedEntry): void {
     const before = this.#records.get(entry.key);
-    this.#applyTo(this.#records, entry);
+    if (!this.#applyTo(this.#records, entry)) return;
     this.#lastUpdate = Date.now();
     if (this.kind.revokes(before, this.#records.get(entry.key))) this.#revoked(entry.key);
     this.#emit({ type: "updated", size: this.#records.size });
   }
 
-  #applyTo(records: Map<string, R>, entry: WatchedEntry): void {
-    if (entry.operation !== "PUT") {
+  /** Applies a delete or a valid PUT; false (and `records` untouched) when the PUT is rejected. */
+  #applyTo(records: Map<string, R>, entry: WatchedEntry): boolean {
+    if (entry.operation === "DEL" || entry.operation === "PURGE") {
       records.delete(entry.key);
-      return;
+      return true;
     }
-    let record: R | null;
+    let value: unknown;
+    let parsedJson = false;
+    let record: R | null = null;
     try {
-      record = this.kind.parse(entry);
+      if (entry.length > 0) {
+        value = entry.json<unknown>();
+        parsedJson = true;
+        record = this.kind.parse(value, entry);
+      }
     } catch {
       record = null;
     }
-    if (record === null) {
-      this.log.warn({ key: this.#logKey(entry.key) }, `unusable ${this.kind.noun} record ignored`);
-      records.delete(entry.key);
-      return;
+    if (entry.operation !== "PUT" || record === null) {
+      this.#rejected(entry, entry.operation !== "PUT" ? "invalid_record" : rejectionReason(entry, value, parsedJson));
+      return false;
     }
     records.set(entry.key, record);
+    return true;
+  }
+
+  #rejected(entry: WatchedEntry, reason: RejectedValueReason): void {
+    const key = this.#logKey(entry.key);
+    // An alarm: nothing the admin tooling writes is rejected, so someone else wrote into the bucket.
+    this.log.error(
+      { alarm: "bucket_value_rejected", bucket: this.kind.bucket, key, revision: entry.revision, reason },
+      `rejected a ${this.kind.noun} value that is not a valid record; kept the last valid one`,
+    );
+    this.#emit({ type: "rejected", bucket: this.kind.bucket, key: entry.key, revision: entry.revision, reason });
   }
 
   #revoked(key: string): void {

@@ -178,6 +178,13 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
       labelNames: ["status"] as const,
       registers,
     }),
+    bucketValuesRejected: new Counter({
+      name: "smsws_bucket_rejected_values_total",
+      // Its series are created at 0 by the node (src/node.ts), which knows the buckets.
+      help: "KV values that were not a valid record of their bucket: ignored, the last valid record kept (an alarm: docs/security.md)",
+      labelNames: ["bucket", "reason"] as const,
+      registers,
+    }),
     sseStreams: new Gauge({ name: "smsws_sse_streams", help: "Open Server-Sent Events streams (GET /v1/events/stream)", registers }),
     /** Count deliveries of one event; the tenant label is "other" unless allow-listed. */
     delivered(tenantId: string, sockets: number): void {

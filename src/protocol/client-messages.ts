@@ -8,7 +8,7 @@ import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
 import { ID_PATTERN } from "../events/event.js";
 import { parseFilter, type EventFilter } from "../scope/filter.js";
-import { FILTER_LIMITS } from "../tokens/limits.js";
+import { FILTER_LIMITS, TOKEN_MAX_LENGTH } from "../tokens/limits.js";
 import { parseRfc3339 } from "./history-query.js";
 
 /** A position in one stream incarnation (one partition's, with STREAM_PARTITIONS > 1). */
@@ -45,8 +45,8 @@ export type ClientMessage =
   | { type: "invalid"; reason: string }
   | { type: "other" };
 
-/** A token with a filter claim is long; the 4 KiB frame limit bounds it anyway. */
-const MAX_CREDENTIAL_LENGTH = 4096;
+/** The longest credential: a token (API keys are far shorter); the frame limit is sized to hold it. */
+const MAX_CREDENTIAL_LENGTH = TOKEN_MAX_LENGTH;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function bad(message: string): ClientProtocolError {

@@ -14,7 +14,9 @@
  *   AUTH_FAILURES_PER_IP_PER_MIN each further FAILED attempt is answered after a growing delay
  *   (a tarpit, capped at AUTH_FAILURE_MAX_DELAY_MS). A valid credential is always answered at
  *   once. The socket stays counted as unauthenticated while it waits, so one address key can
- *   try at most MAX_UNAUTHENTICATED_PER_IP / delay credentials per second.
+ *   try at most MAX_UNAUTHENTICATED_PER_IP / delay credentials per second. A failed HTTP
+ *   authentication (history, SSE) held for its delay counts the same way (holdFailure): past the
+ *   address key's allowance it is answered 429 at once instead of being held.
  * - Authenticated sockets per tenant (admin sockets are not a tenant's).
  */
 
@@ -82,6 +84,17 @@ export class Admission {
   opened(addressKey: string): void {
     this.#unauthenticated++;
     this.#unauthenticatedByKey.set(addressKey, (this.#unauthenticatedByKey.get(addressKey) ?? 0) + 1);
+  }
+
+  /**
+   * A failed HTTP authentication is about to be held for its delay: it counts against the same
+   * allowance as sockets waiting to authenticate (undefined: counted, settle() it once answered),
+   * or, past the allowance, the refusal to answer at once instead (nothing counted).
+   */
+  holdFailure(addressKey: string): UpgradeRefusal | undefined {
+    const refusal = this.refuseUpgrade(addressKey);
+    if (refusal === undefined) this.opened(addressKey);
+    return refusal;
   }
 
   /**

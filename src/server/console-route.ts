@@ -6,8 +6,10 @@
  *
  * The console holds no credential: the user types one (or `sms-ws dev` puts it in the URL
  * fragment, which browsers never send). Every answer carries a strict Content-Security-Policy:
- * scripts and styles from this origin only (the page has no inline script or style), sockets to
- * ws:/wss:, fetches (history) to this origin.
+ * scripts and styles from this origin only (the page has no inline script or style), and sockets
+ * and fetches (history) to this origin only (`connect-src 'self'`, which covers ws:/wss: to the
+ * page's own host): the console has no reason to reach any other endpoint, and a page tricked
+ * into it would hand that endpoint the credential typed in.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -41,7 +43,7 @@ export const CONSOLE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
-  "connect-src 'self' ws: wss:",
+  "connect-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",

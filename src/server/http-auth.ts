@@ -3,6 +3,9 @@
  * only, `?token=` for connection tokens), decided by protocol/bearer.ts over the same stores as
  * sockets, counted under the same auth outcomes, written to the audit log, and answered with the
  * same failed-authentication delay per client address (admission.ts) as a socket's auth message.
+ * A request held for that delay counts against the address's MAX_UNAUTHENTICATED_PER_IP like a
+ * socket waiting to authenticate; past it (or past MAX_UNAUTHENTICATED) it is answered at once,
+ * 429 (503), so one address cannot hold an unbounded number of requests (and descriptors) open.
  */
 import type { Metrics } from "../metrics/metrics.js";
 import type { Credentials } from "../protocol/authenticate.js";
@@ -66,9 +69,17 @@ export class HttpAuth {
     const body = errorBody(decision.refusal.reason, decision.outcome === "bad_request" ? "token" : undefined);
     const delayMs = admission.authFailed(ipKey);
     if (delayMs <= 0) return Promise.resolve(refuse(status, body, [["www-authenticate", "Bearer"]]));
+    const full = admission.holdFailure(ipKey);
+    if (full !== undefined) {
+      const retryAfter = String(Math.max(1, Math.ceil(delayMs / 1000)));
+      return Promise.resolve(refuse(full.status, errorBody("Too many requests from this address waiting for an answer"), [["retry-after", retryAfter]]));
+    }
     metrics.authDelayed.inc();
     return new Promise((resolve) => {
-      setTimeout(() => resolve(refuse(status, body, [["www-authenticate", "Bearer"]])), delayMs).unref();
+      setTimeout(() => {
+        admission.settled(ipKey);
+        resolve(refuse(status, body, [["www-authenticate", "Bearer"]]));
+      }, delayMs).unref();
     });
   }
 }

@@ -15,8 +15,8 @@ import { corsFor, PREFLIGHT_HEADERS } from "./cors.js";
 import type { NodeHealth } from "./readiness.js";
 import type { Socket, SocketData } from "./sockets.js";
 
-/** Frames above this close the socket with 1009 (README.md, "Close codes"). */
-export const MAX_CLIENT_FRAME_BYTES = 4096;
+/** Frames above this close the socket with 1009 (README.md, "Close codes"); sized in tokens/limits.ts. */
+export { MAX_CLIENT_FRAME_BYTES } from "../tokens/limits.js";
 /**
  * uWS drops the TCP connection without a close frame on frames above maxPayloadLength. We let
  * uWS accept up to this size so frames up to it get a proper 1009 close from us; anything larger

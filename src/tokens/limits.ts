@@ -6,6 +6,19 @@
 /** Longest token accepted, in characters. Tokens from the CLI or the helper are ~400-700. */
 export const TOKEN_MAX_LENGTH = 4096;
 
+/**
+ * Room in a client WebSocket frame for everything but the credential: the JSON wrapper of an
+ * auth or refresh frame, and an auth frame's `resume` and `filter` (what a whole frame held
+ * before a token could be TOKEN_MAX_LENGTH long).
+ */
+export const CLIENT_FRAME_ENVELOPE_BYTES = 4096;
+
+/**
+ * Largest client WebSocket frame accepted (larger: close 1009), derived so that a maximal token
+ * (base64url: one byte a character) always fits in an auth or refresh frame with its wrapper.
+ */
+export const MAX_CLIENT_FRAME_BYTES = TOKEN_MAX_LENGTH + CLIENT_FRAME_ENVELOPE_BYTES;
+
 /** Longest encoded JWS header accepted ({"alg","typ","kid"} is about 90 characters). */
 export const HEADER_MAX_LENGTH = 512;
 

@@ -1,22 +1,26 @@
 /**
  * The set of revoked token ids (`sms_revoked_tokens`: key = jti), kept current by a KV
  * watcher. A new entry revokes: listeners get the jti so the socket using that token is closed.
+ * Only a value in the revocation format (revocation-record.ts) is an entry; any other value under
+ * a jti is rejected (counted and logged by WatchedBucket) and revokes nothing.
  *
  * Entries expire in the bucket after TOKEN_MAX_TTL_S (the bucket's TTL), by which time every
  * token carrying the jti has expired too. A watcher is not told about expiries, so the set
  * forgets entries older than the TTL on its own, every `pruneIntervalMs`.
  */
 import type { Logger } from "pino";
-import { WatchedBucket, type RecordKind, type WatchedBucketOptions, type WatchSource } from "../keys/watched-bucket.js";
+import { WatchedBucket, type RecordKind, type RejectedValueEvent, type WatchedBucketOptions, type WatchSource } from "../keys/watched-bucket.js";
+import { parseRevocationRecord } from "./revocation-record.js";
 
 export type RevokedTokensEvent =
   | { type: "loaded"; size: number }
   | { type: "revoked"; jti: string }
   | { type: "updated"; size: number }
+  | RejectedValueEvent
   | { type: "watch_lost"; error: string };
 
 export interface RevokedTokenRecord {
-  /** When the entry was written (ms since the epoch). */
+  /** When the entry was written (ms since the epoch, the server's clock: what the TTL counts from). */
   readonly revokedAtMs: number;
 }
 
@@ -30,9 +34,9 @@ export interface RevokedTokensOptions extends WatchedBucketOptions {
 }
 
 const revokedTokenRecords: RecordKind<RevokedTokenRecord> = {
-  noun: "token id",
-  // Any value revokes, even one that does not parse: a revocation is never ignored.
-  parse: (entry) => ({ revokedAtMs: entry.created.getTime() }),
+  noun: "token revocation",
+  bucket: "revoked_tokens",
+  parse: (value, entry) => (parseRevocationRecord(value) === null ? null : { revokedAtMs: entry.created.getTime() }),
   revokes: (before, after) => before === undefined && after !== undefined,
 };
 

@@ -17,7 +17,7 @@ export interface SignerRecord {
   readonly createdAt: string;
 }
 
-/** Validate a stored value; null when it is unusable (such a signer verifies no token). */
+/** Validate a stored value; null when it is not a signer record (the watcher ignores it and keeps the last valid one). */
 export function parseSignerRecord(value: unknown): SignerRecord | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const o = value as Record<string, unknown>;

@@ -2,20 +2,23 @@
  * In-memory view of the token-signer bucket (`sms_token_signers`), kept current by a KV
  * watcher. Verifying a token looks its `kid` up here. Deleting a signer, or changing its scope or
  * key, revokes it: listeners get the kid so every socket authenticated with its tokens is closed.
+ * A value that is not a valid signer record changes nothing (WatchedBucket rejects it).
  */
 import type { Logger } from "pino";
-import { WatchedBucket, type RecordKind, type WatchedBucketOptions, type WatchSource } from "../keys/watched-bucket.js";
+import { WatchedBucket, type RecordKind, type RejectedValueEvent, type WatchedBucketOptions, type WatchSource } from "../keys/watched-bucket.js";
 import { parseSignerRecord, sameSignerGrant, type SignerRecord } from "./signer-record.js";
 
 export type SignerStoreEvent =
   | { type: "loaded"; size: number }
   | { type: "revoked"; kid: string }
   | { type: "updated"; size: number }
+  | RejectedValueEvent
   | { type: "watch_lost"; error: string };
 
 const signerRecords: RecordKind<SignerRecord> = {
   noun: "token signer",
-  parse: (entry) => parseSignerRecord(entry.json()),
+  bucket: "token_signers",
+  parse: (value) => parseSignerRecord(value),
   revokes: (before, after) => before !== undefined && (after === undefined || !sameSignerGrant(before, after)),
 };
 

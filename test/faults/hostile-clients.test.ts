@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHmac } from "node:crypto";
 import { openBucket } from "../../src/bus/buckets.js";
 import { publishEvent } from "../../src/publisher/index.js";
+import { MAX_CLIENT_FRAME_BYTES } from "../../src/tokens/limits.js";
 import { createConnectionToken } from "../../src/tokens/mint-token.js";
 import { createSigner, type CreatedSigner } from "../../src/tokens/signer-admin.js";
 import { pollUntil } from "../helpers/poll.js";
@@ -33,7 +34,7 @@ const CONCURRENCY = 48;
 const AUTH_TIMEOUT_MS = 1500;
 /** uWS: a multiple of 4, at least 8. A silent authenticated peer is dropped after this. */
 const IDLE_TIMEOUT_S = 8;
-const MAX_FRAME = 4096;
+const MAX_FRAME = MAX_CLIENT_FRAME_BYTES;
 /** uWS checks its timeouts on a 4 s tick: bounds allow for it. */
 const END_BOUND_MS = 10_000;
 

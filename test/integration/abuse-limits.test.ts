@@ -91,6 +91,35 @@ describe("abuse limits", () => {
     expect(await metricValue(n.node, "smsws_auth_delayed_total")).toBeGreaterThanOrEqual(3);
   });
 
+  it("counts failing HTTP authentications held by the failure delay against the address's allowance; past it, 429 at once", async () => {
+    const n = await node({ AUTH_FAILURES_PER_IP_PER_MIN: "1", AUTH_FAILURE_MAX_DELAY_MS: "1500", MAX_UNAUTHENTICATED_PER_IP: "3", TRUSTED_PROXY_HEADER: "x-real-ip", TRUSTED_PROXIES: "127.0.0.1" });
+    const headers = { "X-Real-IP": "192.0.2.77", Authorization: "Bearer smsws_not-a-key" };
+    const answered: { status: number; retryAfter: string | null }[] = [];
+    // Ten failing requests at once from one address: three are held for the delay (the
+    // address's allowance), the other seven are answered 429 at once, before any held one.
+    const requests = Array.from({ length: 10 }, () =>
+      fetch(`${n.http}/v1/events`, { headers }).then(async (res) => {
+        await res.arrayBuffer();
+        answered.push({ status: res.status, retryAfter: res.headers.get("retry-after") });
+      }),
+    );
+    await pollUntil(() => answered.length >= 7, 5000, "the requests past the allowance answered");
+    expect(answered.slice(0, 7).map((a) => a.status)).toEqual(Array(7).fill(429));
+    expect(answered.every((a) => a.retryAfter !== null && Number(a.retryAfter) >= 1)).toBe(true);
+    // The held requests use the same allowance as sockets waiting to authenticate.
+    expect(n.node.admission.unauthenticated).toBe(3);
+    expect(await refusedWith(n.url, { "X-Real-IP": "192.0.2.77" })).toBe("HTTP 429");
+    const otherAddress = await TestClient.connect(n.url, { headers: { "X-Real-IP": "192.0.2.78" } });
+    otherAddress.close();
+    await otherAddress.waitClosed();
+    await Promise.all(requests);
+    expect(answered.slice(7).map((a) => a.status)).toEqual([401, 401, 401]);
+    // Answered, they free the allowance.
+    await pollUntil(() => n.node.admission.unauthenticated === 0, 2000, "the allowance freed");
+    expect(await metricValue(n.node, "smsws_history_requests_total", { status: "429" })).toBe(7);
+    expect(await metricValue(n.node, "smsws_auth_delayed_total")).toBe(3);
+  });
+
   it("reads the address the trusted proxy appended, not a line the client forged before it", async () => {
     const n = await node({ MAX_UNAUTHENTICATED_PER_IP: "1", TRUSTED_PROXY_HEADER: "x-forwarded-for", TRUSTED_PROXIES: "127.0.0.1" });
     // The proxy (127.0.0.1 here) appends the real client 198.51.100.7 as its own header line;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_CLIENT_FRAME_BYTES } from "../../src/tokens/limits.js";
 import { TestClient } from "../helpers/client.js";
 import { startProducer, startTestNats, startTestNode, metricValue, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
 
@@ -76,12 +77,12 @@ describe("authentication", () => {
     c.close();
   });
 
-  it("closes with 1009 on a frame larger than 4 KiB, before or after auth", async () => {
+  it("closes with 1009 on a frame larger than MAX_CLIENT_FRAME_BYTES (8 KiB), before or after auth", async () => {
     const before = await TestClient.connect(node.url);
-    before.sendJson({ type: "auth", apiKey: "x".repeat(5000) });
+    before.sendJson({ type: "auth", apiKey: "x".repeat(MAX_CLIENT_FRAME_BYTES) });
     expect((await before.waitClosed()).code).toBe(1009);
     const after = await TestClient.authed(node.url, appKey);
-    after.sendJson({ type: "note", pad: "y".repeat(4200) });
+    after.sendJson({ type: "note", pad: "y".repeat(MAX_CLIENT_FRAME_BYTES - 20) });
     expect((await after.waitClosed()).code).toBe(1009);
   });
 

@@ -7,7 +7,8 @@
  * with a token. Filters and "load earlier": console-filters.browser.test.ts.
  */
 import type { KV } from "@nats-io/kv";
-import { connect as tcpConnect } from "node:net";
+import { connect as tcpConnect, type AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,7 +99,9 @@ describe("developer console", () => {
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     const csp = page.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("script-src 'self'");
-    expect(csp).toContain("connect-src 'self' ws: wss:");
+    // Sockets and fetches to this origin only (W-3): no ws:, wss: or other host.
+    expect(csp).toContain("connect-src 'self';");
+    expect(csp).not.toMatch(/ws:|wss:/);
     expect(page.headers.get("cache-control")).toBe("no-cache");
     const html = await page.text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/); // no inline script: the CSP allows none
@@ -156,6 +159,9 @@ describe("developer console", () => {
 
   it("with a connection token (minted by the tenant's signer): connects and shows events; the state is announced", async () => {
     const { page, problems } = await openConsole(`token=${token()}`);
+    // The token was read from the fragment, then dropped from the address bar and the history entry.
+    expect(await page.evaluate(() => location.hash)).toBe("");
+    expect(page.url()).toBe(`${node.http}/console`);
     expect(await page.getAttribute("#state", "aria-live")).toBe("polite");
     expect(await page.getAttribute("#state", "role")).toBe("status");
     const { event } = await status("msg_tok", "delivered", at(0));
@@ -166,6 +172,40 @@ describe("developer console", () => {
     await page.waitForSelector('#state[data-state="closed"]');
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it("ignores a #url= of another origin (the key goes to its own node), and the CSP refuses a socket to one", async () => {
+    const foreign = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise<void>((resolve) => foreign.once("listening", () => resolve()));
+    const received: string[] = [];
+    foreign.on("connection", (ws) => ws.on("message", (data) => received.push(String(data))));
+    try {
+      const foreignUrl = `ws://127.0.0.1:${(foreign.address() as AddressInfo).port}/ws`;
+      const { page, problems } = await openConsole(`url=${encodeURIComponent(foreignUrl)}&key=${encodeURIComponent(appKey)}`);
+      expect(await page.inputValue("#url")).toBe(`ws://127.0.0.1:${port}/ws`);
+      expect(await page.evaluate(() => location.hash)).toBe("");
+      expect(problems).toEqual([]);
+      // Even a socket opened by hand in the page cannot reach the other origin.
+      const outcome = await page.evaluate(
+        (url) =>
+          new Promise<string>((resolve) => {
+            try {
+              const ws = new WebSocket(url);
+              ws.onopen = () => resolve("open");
+              ws.onerror = () => resolve("error");
+            } catch (error) {
+              resolve((error as Error).name);
+            }
+          }),
+        foreignUrl,
+      );
+      expect(outcome).not.toBe("open");
+      expect(foreign.clients.size).toBe(0);
+      expect(received).toEqual([]);
+      await page.close();
+    } finally {
+      await new Promise<void>((resolve) => foreign.close(() => resolve()));
+    }
   });
 
   it("keyboard only: the form, the state, the filter and the feed are reachable in order; Enter connects", async () => {

@@ -288,11 +288,24 @@ describe("GET /v1/events", () => {
 
 describe("GET /v1/events limits and CORS", () => {
   let limited: TestNode;
+  let limitedToo: TestNode;
   beforeAll(async () => {
     limited = await startTestNode(nats, { HISTORY_RATE_PER_MIN: "3", ALLOWED_ORIGINS: "https://app.example.com" });
+    limitedToo = await startTestNode(nats, { HISTORY_RATE_PER_MIN: "3" });
   });
   afterAll(async () => {
     await limited?.stop();
+    await limitedToo?.stop();
+  });
+
+  it("counts the rate per node, as documented (docs/security.md): a credential at its limit on one node is served by another", async () => {
+    const key = await producer.key({ role: "app", tenantId: "Pn", appId: "Pa" });
+    const on = async (n: TestNode): Promise<number> => (await fetch(`${n.http}/v1/events?limit=1`, { headers: bearer(key) })).status;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push(await on(limited));
+    for (let i = 0; i < 4; i++) statuses.push(await on(limitedToo));
+    // HISTORY_RATE_PER_MIN x 2 nodes requests a minute in all.
+    expect(statuses).toEqual([200, 200, 200, 429, 200, 200, 200, 429]);
   });
 
   it("answers 429 with Retry-After past the per-credential rate, per credential", async () => {

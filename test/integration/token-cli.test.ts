@@ -106,6 +106,10 @@ describe("sms-ws signers / token / tokens", () => {
 
     expect((await cli(["tokens", "revoke", "cli-jti-1"])).stdout.trim()).toBe("revoked token cli-jti-1");
     await storeReaches(revoked, () => revoked.isRevoked("cli-jti-1"));
+    // With a reason: still a revocation in the format every node reads (revocation-record.ts).
+    expect((await cli(["tokens", "revoke", "cli-jti-2", "--reason", "leaked in a support ticket"])).stdout.trim()).toBe("revoked token cli-jti-2");
+    await storeReaches(revoked, () => revoked.isRevoked("cli-jti-2"));
+    await expect(cli(["tokens", "revoke", "cli-jti-3", "--reason", "x".repeat(201)])).rejects.toMatchObject({ stderr: expect.stringContaining("at most 200") });
     expect(verifyConnectionToken(minted.token, deps)).toMatchObject({ ok: false, outcome: "token_revoked" });
 
     expect((await cli(["signers", "revoke", created.kid])).stdout.trim()).toBe(`revoked signer ${created.kid}`);

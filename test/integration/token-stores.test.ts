@@ -86,11 +86,13 @@ describe("SignerStore", () => {
       expect([store.has(added.kid), store.has(tenantWide.kid)]).toEqual([false, false]);
       expect(events.filter((e) => e.type === "revoked")).toHaveLength(3);
 
-      // An unusable value is as good as no signer.
-      const broken = nextEvent(store, (e: SignerStoreEvent) => e.type === "revoked");
+      // A value that is not a signer record changes nothing: the last valid record stays.
+      const kept = store.signer(before.kid);
+      const broken = nextEvent(store, (e: SignerStoreEvent) => e.type === "rejected");
       await signerKv.put(before.kid, '{"tenantId":"T1","publicKey":"short"}');
-      expect(await broken).toEqual({ type: "revoked", kid: before.kid });
-      expect(store.signer(before.kid)).toBeUndefined();
+      expect(await broken).toMatchObject({ type: "rejected", bucket: "token_signers", key: before.kid, reason: "invalid_record" });
+      expect(store.signer(before.kid)).toEqual(kept);
+      expect(events.filter((e) => e.type === "revoked")).toHaveLength(3);
 
       await expect(revokeSigner(signerKv, added.kid)).rejects.toThrow(/no such signer/);
       expect((await listSigners(signerKv)).map((s) => s.kid)).not.toContain(added.kid);

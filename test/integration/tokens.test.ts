@@ -12,6 +12,7 @@ import { openBucket } from "../../src/bus/buckets.js";
 import { createClient, type SmsEvent } from "../../src/client/index.js";
 import { freePort } from "../../src/dev/embedded-nats.js";
 import { publishEvent } from "../../src/publisher/index.js";
+import { FILTER_LIMITS, TOKEN_MAX_LENGTH } from "../../src/tokens/limits.js";
 import { createConnectionToken, generateSignerKeyPair } from "../../src/tokens/mint-token.js";
 import { createSigner, revokeSigner, type CreatedSigner } from "../../src/tokens/signer-admin.js";
 import { revokeTokenId } from "../../src/tokens/token-revocation.js";
@@ -109,6 +110,29 @@ describe("connection tokens", () => {
     const expired = token(s, { ttl: 60, now: Date.now() - 3_600_000 });
     expect(await refused(n1.url, expired)).toEqual({ error: "Token expired", code: 4419 });
     expect(await metricValue(n1.node, "smsws_auth_total", { outcome: "token_expired" })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a maximal token (TOKEN_MAX_LENGTH) fits in the auth frame with a resume and a filter, and authenticates", async () => {
+    const s = await signer("Tmax", "a1");
+    const ids = Array.from({ length: FILTER_LIMITS.messageIds }, (_, i) => `m${i}-`.padEnd(40, "x"));
+    const mint = (n: number, pad: number): string =>
+      createConnectionToken({ privateKey: s.privateKeyPem, kid: s.kid, tenantId: "Tmax", appId: "a1", ttlSeconds: 300, sub: "u".repeat(pad), filter: { messageIds: ids.slice(0, n) } });
+    // The longest token this signer can mint within the limit (base64url skips some lengths).
+    let n = 1;
+    while (n < ids.length && mint(n + 1, 1).length <= TOKEN_MAX_LENGTH) n++;
+    let pad = 1;
+    while (pad < 128 && mint(n, pad + 1).length <= TOKEN_MAX_LENGTH) pad++;
+    const longest = mint(n, pad);
+    expect(longest.length).toBeGreaterThan(TOKEN_MAX_LENGTH - 3);
+    expect(longest.length).toBeLessThanOrEqual(TOKEN_MAX_LENGTH);
+    const frame = { type: "auth", token: longest, resume: { since: new Date(Date.now() - 60_000).toISOString() }, filter: { messageIds: ["m1"] } };
+    // Over the old 4 KiB frame limit: this socket used to be closed 1009.
+    expect(Buffer.byteLength(JSON.stringify(frame))).toBeGreaterThan(4096);
+    const c = await TestClient.connect(n1.url);
+    c.sendJson(frame);
+    expect(await c.waitFor((f) => f.type === "auth_ok" || f.type === "auth_error")).toMatchObject({ type: "auth_ok" });
+    expect(c.closed).toBeUndefined();
+    c.close();
   });
 
   it("accepts a token minted by jose (the tenant's own JWT library)", async () => {

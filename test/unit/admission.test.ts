@@ -22,6 +22,19 @@ function attempt(a: Admission, key: string, valid: boolean): { refused: string |
 }
 
 describe("Admission: unauthenticated sockets", () => {
+  it("counts a held failing HTTP request against the same allowance as a waiting socket", () => {
+    const a = new Admission(limits);
+    a.opened("1.1.1.1");
+    expect(a.holdFailure("1.1.1.1")).toBeUndefined();
+    expect(a.holdFailure("1.1.1.1")).toEqual({ status: "429 Too Many Requests", reason: "unauthenticated_per_ip" });
+    expect(a.refuseUpgrade("1.1.1.1")?.reason).toBe("unauthenticated_per_ip");
+    expect(a.holdFailure("2.2.2.2")).toBeUndefined();
+    expect(a.holdFailure("3.3.3.3")).toEqual({ status: "503 Service Unavailable", reason: "unauthenticated_total" });
+    expect(a.unauthenticated).toBe(3);
+    a.settled("1.1.1.1");
+    expect(a.holdFailure("1.1.1.1")).toBeUndefined();
+  });
+
   it("caps unauthenticated sockets per address key and in total", () => {
     const a = new Admission(limits);
     a.opened("1.1.1.1");

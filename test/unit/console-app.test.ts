@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { SmsEvent, SmsInboundEvent, SmsStatusEvent } from "../../src/client/index.js";
 import { EventStore } from "../../src/console/event-store.js";
 import { makeFilter, splitList } from "../../src/console/filter.js";
-import { defaultSocketUrl, parseFragment } from "../../src/console/fragment.js";
+import { defaultSocketUrl, parseFragment, sameOriginSocketUrl } from "../../src/console/fragment.js";
 import type { HistoryPage } from "../../src/client/index.js";
 import { loadEarlier } from "../../src/console/history.js";
 import { RateMeter } from "../../src/console/rate-meter.js";
@@ -122,6 +122,16 @@ describe("filter, fragment and state text", () => {
     expect(parseFragment("")).toEqual({});
     expect(defaultSocketUrl({ protocol: "https:", host: "sms.example.com" })).toBe("wss://sms.example.com/ws");
     expect(defaultSocketUrl({ protocol: "http:", host: "localhost:8080" })).toBe("ws://localhost:8080/ws");
+  });
+
+  it("takes a #url= only when it is this page's own origin", () => {
+    const page = { protocol: "http:", host: "localhost:8080" };
+    expect(sameOriginSocketUrl("ws://localhost:8080/ws", page)).toBe("ws://localhost:8080/ws");
+    for (const foreign of ["ws://attacker.example/ws", "ws://localhost:8081/ws", "wss://localhost:8080/ws", "http://localhost:8080/ws", "ws://user:pw@localhost:8080/ws", "ws://localhost:8080.evil.example/ws", "//localhost:8080/ws", "not a url", ""]) {
+      expect(sameOriginSocketUrl(foreign, page), foreign).toBeUndefined();
+    }
+    expect(sameOriginSocketUrl("wss://sms.example.com/ws", { protocol: "https:", host: "sms.example.com" })).toBe("wss://sms.example.com/ws");
+    expect(sameOriginSocketUrl("ws://sms.example.com/ws", { protocol: "https:", host: "sms.example.com" })).toBeUndefined();
   });
 
   it("words states with their close codes", () => {

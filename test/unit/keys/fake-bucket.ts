@@ -74,10 +74,18 @@ export class FakeBucket implements WatchSource {
   }
 }
 
+let revision = 0;
+
+/**
+ * A PUT entry. `value` is what json() returns; a string starting with "!" is a value that is not
+ * JSON (json() throws), and "" an empty value.
+ */
 export function put(key: string, value: unknown, at: { isUpdate?: boolean; delta?: number; created?: Date } = {}): WatchedEntry {
   return {
     key,
     operation: "PUT",
+    revision: ++revision,
+    length: value === "" ? 0 : (JSON.stringify(value) ?? "").length,
     isUpdate: at.isUpdate ?? true,
     ...(at.delta === undefined ? {} : { delta: at.delta }),
     created: at.created ?? new Date(),
@@ -89,5 +97,5 @@ export function put(key: string, value: unknown, at: { isUpdate?: boolean; delta
 }
 
 export function del(key: string, operation: "DEL" | "PURGE" = "DEL"): WatchedEntry {
-  return { key, operation, isUpdate: true, created: new Date(), json: <T>() => undefined as T };
+  return { key, operation, revision: ++revision, length: 0, isUpdate: true, created: new Date(), json: <T>() => undefined as T };
 }
