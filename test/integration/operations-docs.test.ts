@@ -17,7 +17,7 @@ import { promisify } from "node:util";
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBucket } from "../../src/bus/buckets.js";
-import { natsCliBinary } from "../../src/dev/nats-binaries.js";
+import { natsCliBinary, natsPins } from "../../src/dev/nats-binaries.js";
 import { createKey } from "../../src/keys/key-admin.js";
 import { TestClient } from "../helpers/client.js";
 import { startNodeProcess, type NodeProcess } from "../helpers/node-process.js";
@@ -182,7 +182,13 @@ describe("docs/operations-*.md commands", () => {
     const runnable = commands.filter((c) => c.needs === undefined).map((c) => c.line);
     expect(runnable.sort()).toEqual([...COVERED].sort());
     // A needs-block may hold only what needs a cluster or Docker: no sms-ws or nats line hides there.
-    for (const c of commands.filter((x) => x.needs !== undefined)) expect(c.line, `${c.doc}: ${c.needs}`).toMatch(/^(docker|kubectl|for|--from-literal|done)\b/);
+    for (const c of commands.filter((x) => x.needs !== undefined)) expect(c.line, `${c.doc}: ${c.needs}`).toMatch(/^(?:(?:docker|kubectl|for|--from-literal|done)\b|GOBIN=)/);
+  });
+
+  it("the documented `go install` lines build the versions.json pins", () => {
+    const installs = commands.filter((c) => c.line.includes(" go install ")).map((c) => c.line.replace(/^.* go install /, ""));
+    const pins = natsPins();
+    expect(installs).toEqual([`github.com/nats-io/nats-server/v2@${pins?.natsServer}`, `github.com/nats-io/natscli/nats@${pins?.natscli}`]);
   });
 
   it("`sms-ws provision` as admin creates the stream and the buckets", async () => {
