@@ -59,24 +59,29 @@ function pinnedBuild(name: string, version: string | undefined, env: NodeJS.Proc
   return existsSync(path) && binaryVersion(path) === version ? path : null;
 }
 
+/** The resolution order, without side effects: `warning` is set for the PATH fallback. */
+export function resolveNatsServer(env: NodeJS.ProcessEnv, pins: NatsPins | null): ResolvedBinary & { warning?: string } {
+  if (env.NATS_SERVER_BIN) return { path: env.NATS_SERVER_BIN, source: "env" };
+  const pinned = pinnedBuild("nats-server", pins?.natsServer, env);
+  if (pinned) return { path: pinned, source: "pinned" };
+  if (pins === null) return { path: "nats-server", source: "path" };
+  return {
+    path: "nats-server",
+    source: "path",
+    warning:
+      `warning: nats-server ${pins.natsServer} (versions.json) is not built in ${goBinCache(env)}; using nats-server from the PATH. ` +
+      `Build it: GOBIN=${goBinCache(env)} go install github.com/nats-io/nats-server/v2@${pins.natsServer} (or set NATS_SERVER_BIN)`,
+  };
+}
+
 let server: ResolvedBinary | undefined;
 
 /** Resolved once per process; the PATH fallback warns once, on stderr. */
-export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): ResolvedBinary {
+export function natsServerBinary(): ResolvedBinary {
   if (server) return server;
-  const pins = natsPins();
-  const fromEnv = env.NATS_SERVER_BIN;
-  const pinned = fromEnv ? null : pinnedBuild("nats-server", pins?.natsServer, env);
-  if (fromEnv) server = { path: fromEnv, source: "env" };
-  else if (pinned) server = { path: pinned, source: "pinned" };
-  else {
-    server = { path: "nats-server", source: "path" };
-    if (pins)
-      process.stderr.write(
-        `warning: nats-server ${pins.natsServer} (versions.json) is not built in ${goBinCache(env)}; using nats-server from the PATH. ` +
-          `Build it: GOBIN=${goBinCache(env)} go install github.com/nats-io/nats-server/v2@${pins.natsServer} (or set NATS_SERVER_BIN)\n`,
-      );
-  }
+  const { warning, ...resolved } = resolveNatsServer(process.env, natsPins());
+  if (warning) process.stderr.write(`${warning}\n`);
+  server = resolved;
   return server;
 }
 
