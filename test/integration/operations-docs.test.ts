@@ -14,9 +14,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBucket } from "../../src/bus/buckets.js";
+import { PERMISSIONS, renderAuthorization } from "../../src/bus/permissions.js";
+import { startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 import { natsCliBinary, natsPins } from "../../src/dev/nats-binaries.js";
 import { createKey } from "../../src/keys/key-admin.js";
 import { TestClient } from "../helpers/client.js";
@@ -63,16 +65,19 @@ let home: string;
 const nodes: NodeProcess[] = [];
 const sockets: TestClient[] = [];
 let keyPrefix = "";
+/** The node `micro info` did not show: `<id>` in the docs. */
+let otherId = "";
 
 /** Values of this run for the docs' placeholders. */
 function values(): Record<string, string> {
-  return { T: "ta", A: "a1", HASH_PREFIX: keyPrefix, KID: "no-such-signer", S: "no-such-sub", N: "no-such-node", MS: "1500" };
+  return { T: "ta", A: "a1", HASH_PREFIX: keyPrefix, KID: "no-such-signer", S: "no-such-sub", N: "no-such-node", MS: "1500", id: otherId };
 }
 
 /** The documented line as bash runs it here. */
 function expand(line: string, v: Record<string, string>): string {
   return line
     .replace("<same selectors, at least one>", "[--tenant T]")
+    .replace("<id>", v.id ?? "<id>")
     .replace(/\[(--[a-z]+)(?: ([A-Z_]+))?\]/g, (_m, flag: string, ph?: string) => (ph === undefined ? flag : `${flag} ${v[ph] ?? ph}`))
     .replace(/^nats (--user admin )?\.\.\. /, "nats --user admin --password ... --inbox-prefix _INBOX_admin ")
     .replace("--password ...", '--password "$ADMIN_PASSWORD"')
@@ -90,6 +95,8 @@ async function sh(line: string): Promise<{ code: number; stdout: string; stderr:
     XDG_CONFIG_HOME: join(home, ".config"),
     TEST_NATS_URL: nats.url,
     ADMIN_PASSWORD: pass,
+    // `nats server passwd --pass "$PASSWORD"`: the plaintext of a credentials Secret.
+    PASSWORD: pass,
     NATS_URL: nats.url,
     // sms-ws reads the admin credentials from the environment (docs/operations-fleet.md, "The CLI"); nats gets them as flags.
     ...(isNats ? {} : { NATS_USER: "admin", NATS_PASSWORD: pass }),
@@ -117,6 +124,8 @@ const COVERED = [
   "sms-ws provision --print-nats-config",
   "nats --user admin --password ... --inbox-prefix _INBOX_admin micro ls",
   "nats ... micro info sms-ws-gateway",
+  "nats ... micro info sms-ws-gateway <id>",
+  'nats server passwd --pass "$PASSWORD"',
   "nats ... micro stats sms-ws-gateway",
   "sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N] [--json] [--timeout MS]",
   "sms-ws top   [--once] [--json] [--interval MS]",
@@ -181,7 +190,7 @@ describe("docs/operations-*.md commands", () => {
   it("every fenced command is covered here or its block says what it needs", () => {
     const runnable = commands.filter((c) => c.needs === undefined).map((c) => c.line);
     expect(runnable.sort()).toEqual([...COVERED].sort());
-    // A needs-block may hold only what needs a cluster or Docker: no sms-ws or nats line hides there.
+    // A needs-block may hold only what needs a cluster, Docker or Go: no sms-ws or nats line hides there.
     for (const c of commands.filter((x) => x.needs !== undefined)) expect(c.line, `${c.doc}: ${c.needs}`).toMatch(/^(?:(?:docker|kubectl|for|--from-literal|done)\b|GOBIN=)/);
   });
 
@@ -233,6 +242,42 @@ describe("docs/operations-*.md commands", () => {
     for (const e of ["conns", "kick", "stats"]) expect(r.stdout).toMatch(new RegExp(`Name: ${e}\\n\\s+Subject: sms-ws\\.fleet\\.${e}\\n`));
     // No queue group: every node answers every request.
     expect(r.stdout.match(/Requests: \d+ in group ""/g)).toHaveLength(3);
+    otherId = infos.find((i) => i.id !== id)?.id ?? "";
+  });
+
+  it("`nats micro info sms-ws-gateway <id>` shows the node of that service id", async () => {
+    const r = await documented("nats ... micro info sms-ws-gateway <id>");
+    expect(r.code, r.stderr).toBe(0);
+    const info = infos.find((i) => i.id === otherId);
+    expect(r.stdout).toContain(`Service: sms-ws-gateway (${otherId})`);
+    expect(r.stdout).toMatch(new RegExp(`pid: ${info?.metadata.pid}\\n`));
+  });
+
+  it("`nats server passwd` prints a bcrypt hash the server accepts through the Secret's variable (k8s/base/nats-auth.conf)", async () => {
+    const r = await documented('nats server passwd --pass "$PASSWORD"');
+    expect(r.code, r.stderr).toBe(0);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^\$2a\$11\$[./A-Za-z0-9]{53}$/);
+    // nats-auth.conf reads each password from a variable (password: $NATS_..._PASSWORD): here the hash.
+    const file = join(home, "hashed.conf");
+    writeFileSync(file, renderAuthorization({ roles: ["admin"] }), { mode: 0o600 });
+    const variable = PERMISSIONS.admin.passwordEnv;
+    process.env[variable] = hash;
+    let hashed: EmbeddedNats;
+    try {
+      hashed = await startNatsServer({ args: ["-c", file], jetstream: false });
+    } finally {
+      delete process.env[variable];
+    }
+    try {
+      const plaintext = nats.credentials.admin?.pass ?? "";
+      const nc = await connect({ servers: hashed.url, user: PERMISSIONS.admin.user, pass: plaintext, reconnect: false });
+      await nc.flush();
+      await nc.close();
+      await expect(connect({ servers: hashed.url, user: PERMISSIONS.admin.user, pass: hash, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+    } finally {
+      await hashed.stop();
+    }
   });
 
   it("`sms-ws conns` accepts every documented selector and flag (nothing matches all of them: no rows, no node missing)", async () => {
