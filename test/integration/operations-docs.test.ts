@@ -1,7 +1,7 @@
 /**
  * Every shell command docs/operations-*.md tells an operator to type, run as written: the fenced
  * blocks are read from the docs, so a command added without coverage here fails. A block whose
- * first line says `# needs ...` (a Kubernetes cluster, Docker and a registry) is exempt.
+ * first line says `# needs ...` (a Kubernetes cluster, Docker and a registry, Go) is exempt.
  *
  * The fleet is two `sms-ws serve` processes on the permissioned nats-server (production
  * matrix); `sms-ws` is dist/cli/main.js and `nats` is the real natscli at the versions.json pin
@@ -10,7 +10,7 @@
  * flag with a value of this run), as the admin user with its inbox prefix.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -138,7 +138,7 @@ beforeAll(async () => {
   bin = natsCliBinary();
   home = mkdtempSync(join(tmpdir(), "smsws-opsdocs-"));
   const binDir = join(home, "bin");
-  await run("mkdir", ["-p", binDir]);
+  mkdirSync(binDir);
   writeFileSync(join(binDir, "sms-ws"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(root, "dist/cli/main.js"))} "$@"\n`);
   writeFileSync(join(binDir, "nats"), `#!/bin/sh\nexec ${JSON.stringify(bin)} "$@"\n`);
   chmodSync(join(binDir, "sms-ws"), 0o755);
