@@ -8,6 +8,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+// The one resolver (NATS_SERVER_BIN, the pinned build in the cache, else the PATH); `npm run test:faults` builds dist/ first.
+import { binaryVersion, natsServerBinary } from "../dist/dev/nats-binaries.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smsws-faults-"));
 const report = join(dir, "report.jsonl");
@@ -15,9 +17,13 @@ const CI_SUBSET = ["test/faults/nats-cluster.test.ts", "test/faults/hostile-clie
 const ci = process.argv.includes("--ci");
 const passThrough = process.argv.slice(2).filter((a) => a !== "--ci");
 const started = Date.now();
+// Resolved once here, so every vitest worker runs the same server; the summary names its version.
+const nats = natsServerBinary();
+const natsVersion = binaryVersion(nats.path) ?? "unknown version";
+console.log(`faults: nats-server ${natsVersion} (${nats.source})`);
 const run = spawnSync("npx", ["vitest", "run", "--project", "faults", ...(ci ? CI_SUBSET : []), ...passThrough], {
   stdio: "inherit",
-  env: { ...process.env, FAULTS_REPORT: report },
+  env: { ...process.env, FAULTS_REPORT: report, NATS_SERVER_BIN: nats.path },
 });
 const rows = existsSync(report) ? readFileSync(report, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
 rmSync(dir, { recursive: true, force: true });
@@ -32,5 +38,5 @@ console.log(line(columns));
 console.log(line(columns.map((c, i) => (i === 0 ? "---" : "---:"))));
 for (const r of table) console.log(line(columns.map((c) => (c === "scenario" && r === total ? "**total**" : String(r[c] ?? 0)))));
 const bad = total.lost + total.duplicated + total.crashes;
-console.log(`\n${rows.length} scenarios; lost ${total.lost}, duplicated ${total.duplicated}, crashes ${total.crashes}${ci ? " (CI subset)" : ""}; ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`\n${rows.length} scenarios; lost ${total.lost}, duplicated ${total.duplicated}, crashes ${total.crashes}${ci ? " (CI subset)" : ""}; nats-server ${natsVersion}; ${Math.round((Date.now() - started) / 1000)} s`);
 process.exit(run.status !== 0 ? run.status ?? 1 : bad > 0 || rows.length === 0 ? 1 : 0);

@@ -3,13 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, start, tcpOpen, waitFor } from './proc.mjs';
+// The one resolver (NATS_SERVER_BIN, the pinned build in the cache, else the PATH): dist/ is built by `npm run bench`.
+import { natsServerBinary } from '../../dist/dev/nats-binaries.js';
 
 const dirs = new Set();
 process.on('exit', () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true }); // JetStream stores of this run
 });
 
-export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+export const NATS_BIN = natsServerBinary().path;
 
 /** opts: { jetstream?: boolean, websocket?: boolean, extra?: string (config lines) } -> { child, url, port, wsPort } */
 export async function startNats(opts = {}) {

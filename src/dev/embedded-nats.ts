@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { natsServerBinary } from "./nats-binaries.js";
 
 export interface EmbeddedNats {
   readonly url: string;
@@ -24,6 +25,7 @@ export interface EmbeddedNatsOptions {
   jetstream?: boolean;
   /** Extra lines for the config file (e.g. a cluster block). */
   args?: string[];
+  /** Default: natsServerBinary() (NATS_SERVER_BIN, the pinned build in the cache, or the PATH). */
   binary?: string;
 }
 
@@ -42,7 +44,7 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const ownDir = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "smsws-nats-"));
-  const binary = options.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
+  const binary = options.binary ?? natsServerBinary().path;
   const args = ["-a", "127.0.0.1", "-p", String(port), ...(options.args ?? [])];
   if (options.jetstream !== false) args.push("-js", "-sd", storeDir);
   // Own process group: a terminal's Ctrl-C reaches the node, which stops the server in order.

@@ -14,6 +14,7 @@ import { describe, it, expect } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { DEFAULT_ROLES, PERMISSIONS } from "../../src/bus/permissions.js";
 import { acceptedEnv, loadConfig, settings, type Config } from "../../src/config/config.js";
+import { natsPins } from "../../src/dev/nats-binaries.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { checkConfig, haproxyVersion } from "../helpers/haproxy.js";
 import { parseNatsConf, type ConfMap, type ConfValue } from "../helpers/nats-conf.js";
@@ -685,10 +686,12 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     expect(g.env.METRICS_HOST, "METRICS_HOST set explicitly").toBe("0.0.0.0");
   });
 
-  it("runs a NATS server release with the published advisories fixed", () => {
+  it("runs the nats-server pinned in versions.json, a release with the published advisories fixed", () => {
     const image = natsStatefulSet(render(dir)).container.image ?? "";
     const m = /^nats:(\d+)\.(\d+)\.(\d+)(-alpine)?$/.exec(image);
     expect(m, `pinned nats image, got ${image}`).not.toBeNull();
+    // One pin for k8s/, the tests, the fault suite, the bench and .ci/run (src/dev/nats-binaries.ts).
+    expect(`v${m![1]}.${m![2]}.${m![3]}`, "k8s/base nats image tag vs versions.json").toBe(natsPins()?.natsServer);
     const [major, minor, patch] = [Number(m![1]), Number(m![2]), Number(m![3])];
     expect(major).toBe(2);
     // 2.12.12 / 2.14.3: fixed in every NATS advisory to 2026-26; 2.11 and older are not.
