@@ -67,10 +67,12 @@ const sockets: TestClient[] = [];
 let keyPrefix = "";
 /** The node `micro info` did not show: `<id>` in the docs. */
 let otherId = "";
+/** The pair `sms-ws fleet-key --json` printed: the nodes sign with it, the CLI checks with it. */
+let fleetKey = { FLEET_SIGNING_KEY: "", FLEET_PUBLIC_KEY: "" };
 
 /** Values of this run for the docs' placeholders. */
 function values(): Record<string, string> {
-  return { T: "ta", A: "a1", HASH_PREFIX: keyPrefix, KID: "no-such-signer", S: "no-such-sub", N: "no-such-node", MS: "1500", id: otherId };
+  return { T: "ta", A: "a1", HASH_PREFIX: keyPrefix, KID: "no-such-signer", S: "no-such-sub", N: "no-such-node", MS: "1500", id: otherId, KEY: fleetKey.FLEET_PUBLIC_KEY };
 }
 
 /** The documented line as bash runs it here. */
@@ -127,9 +129,10 @@ const COVERED = [
   "nats ... micro info sms-ws-gateway <id>",
   'nats server passwd --pass "$PASSWORD"',
   "nats ... micro stats sms-ws-gateway",
-  "sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N] [--json] [--timeout MS]",
-  "sms-ws top   [--once] [--json] [--interval MS]",
-  "sms-ws kick  <same selectors, at least one> [--json]",
+  "sms-ws fleet-key [--json]",
+  "sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N] [--json] [--timeout MS] [--fleet-public-key KEY]",
+  "sms-ws top   [--once] [--json] [--interval MS] [--fleet-public-key KEY]",
+  "sms-ws kick  <same selectors, at least one> [--json] [--fleet-public-key KEY]",
   `nats --user admin ... kv put sms_tenants acme '{"maxConnections": 500}'`,
 ];
 
@@ -204,10 +207,16 @@ describe("docs/operations-*.md commands", () => {
     const r = await documented("NATS_URL=tls://nats:4222 NATS_USER=admin NATS_PASSWORD=... sms-ws provision");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/SMS_EVENTS/);
+    // The fleet key the nodes sign with, made as the docs say.
+    const k = await documented("sms-ws fleet-key [--json]");
+    expect(k.code, k.stderr).toBe(0);
+    fleetKey = JSON.parse(k.stdout) as typeof fleetKey;
+    expect(fleetKey.FLEET_SIGNING_KEY).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(fleetKey.FLEET_PUBLIC_KEY).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The fleet of this file: two serve processes on the provisioned server, one app socket each.
     const key = await createKey(await openBucket(admin, "sms_api_keys"), { role: "app", tenantId: "ta", appId: "a1" });
     keyPrefix = key.keyHash.slice(0, 8);
-    for (let i = 0; i < 2; i++) nodes.push(await startNodeProcess(nats.url, { NATS_USER: "gateway", NATS_PASSWORD: nats.credentials.gateway?.pass ?? "" }));
+    for (let i = 0; i < 2; i++) nodes.push(await startNodeProcess(nats.url, { NATS_USER: "gateway", NATS_PASSWORD: nats.credentials.gateway?.pass ?? "", FLEET_SIGNING_KEY: fleetKey.FLEET_SIGNING_KEY }));
     for (const n of nodes) sockets.push(await TestClient.authed(n.url, key.apiKey));
     infos = await serviceInfos(2);
     expect(infos.map((i) => Number(i.metadata.pid)).sort()).toEqual(nodes.map((n) => n.child.pid).sort());
@@ -281,16 +290,18 @@ describe("docs/operations-*.md commands", () => {
   });
 
   it("`sms-ws conns` accepts every documented selector and flag (nothing matches all of them: no rows, no node missing)", async () => {
-    const r = await documented("sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N] [--json] [--timeout MS]");
+    const r = await documented("sms-ws conns [--tenant T] [--app A] [--key HASH_PREFIX] [--signer KID] [--sub S] [--node N] [--json] [--timeout MS] [--fleet-public-key KEY]");
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { rows: unknown[]; nodes: { id: string }[]; missing: unknown[] };
+    const out = JSON.parse(r.stdout) as { rows: unknown[]; nodes: { id: string }[]; missing: unknown[]; verified: boolean; unverified: number };
+    // Every answer checked against the documented fleet public key.
+    expect([out.verified, out.unverified]).toEqual([true, 0]);
     expect(out.rows).toEqual([]);
     expect(out.nodes.map((n) => n.id).sort()).toEqual(infos.map((i) => i.id));
     expect(out.missing).toEqual([]);
   });
 
   it("`sms-ws top --once --json` totals the two sockets of tenant ta over both nodes", async () => {
-    const r = await documented("sms-ws top   [--once] [--json] [--interval MS]");
+    const r = await documented("sms-ws top   [--once] [--json] [--interval MS] [--fleet-public-key KEY]");
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { rows: { tenant: string; connections: number }[]; nodes: unknown[]; missing: unknown[] };
     expect(out.rows).toEqual([expect.objectContaining({ tenant: "ta", connections: 2 })]);
@@ -299,9 +310,10 @@ describe("docs/operations-*.md commands", () => {
   });
 
   it("`sms-ws kick --tenant ta --json` closes both sockets with 4410", async () => {
-    const r = await documented("sms-ws kick  <same selectors, at least one> [--json]");
+    const r = await documented("sms-ws kick  <same selectors, at least one> [--json] [--fleet-public-key KEY]");
     expect(r.code, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { kicked: number }).kicked).toBe(2);
+    const out = JSON.parse(r.stdout) as { kicked: number; verified: boolean; unverified: number };
+    expect([out.kicked, out.verified, out.unverified]).toEqual([2, true, 0]);
     for (const s of sockets) {
       await s.waitFor(() => s.closed !== undefined);
       expect(s.closed?.code).toBe(4410);
