@@ -80,7 +80,7 @@ function expand(line: string, v: Record<string, string>): string {
   return line
     .replace("<same selectors, at least one>", "[--tenant T]")
     .replace("<id>", v.id ?? "<id>")
-    .replace(/\[(--[a-z]+)(?: ([A-Z_]+))?\]/g, (_m, flag: string, ph?: string) => (ph === undefined ? flag : `${flag} ${v[ph] ?? ph}`))
+    .replace(/\[(--[a-z-]+)(?: ([A-Z_]+))?\]/g, (_m, flag: string, ph?: string) => (ph === undefined ? flag : `${flag} ${v[ph] ?? ph}`))
     .replace(/^nats (--user admin )?\.\.\. /, "nats --user admin --password ... --inbox-prefix _INBOX_admin ")
     .replace("--password ...", '--password "$ADMIN_PASSWORD"')
     .replace("NATS_PASSWORD=...", 'NATS_PASSWORD="$ADMIN_PASSWORD"')
