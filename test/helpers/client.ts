@@ -61,6 +61,14 @@ export class TestClient {
     return this.frames.filter((f) => f.type === "sms_status" || f.type === "sms_inbound");
   }
 
+  /** The event frames as received, byte for byte (heartbeat pings and other frames left out). */
+  rawEvents(): string[] {
+    return this.raw.filter((_, i) => {
+      const type = this.frames[i]?.type;
+      return type === "sms_status" || type === "sms_inbound";
+    });
+  }
+
   #wake(): void {
     const waiters = this.#waiters;
     this.#waiters = [];

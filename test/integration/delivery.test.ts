@@ -35,7 +35,7 @@ describe("event delivery", () => {
       timestamp: "2026-03-01T10:00:01.000Z",
     });
     await c.waitForEvents(1);
-    expect(c.raw[1]).toBe(
+    expect(c.rawEvents()[0]).toBe(
       `{"type":"sms_status","eventId":"evt_1","messageId":"msg_a1b2c3d4e5f6","appId":"app_abc123def456abcd",` +
         `"tenantId":"tenant_abc123def456abcd","status":"sent","rcMessageId":"123456789",` +
         `"timestamp":"2026-03-01T10:00:01.000Z","seq":${published.seq}}`,
@@ -81,12 +81,12 @@ describe("event delivery", () => {
     });
     await c.waitForEvents(1);
     await d.waitForEvents(1);
-    expect(c.raw[1]).toBe(
+    expect(c.rawEvents()[0]).toBe(
       `{"type":"sms_inbound","eventId":"evt_in","messageId":"msg_c3d4e5f6a1b2","from":"+15559876543",` +
         `"to":"+15551234567","body":"Yes, I confirm","rcMessageId":"123456789","tenantId":"tenant_in",` +
         `"timestamp":"2026-03-01T14:30:00.000Z","seq":${p.seq}}`,
     );
-    expect(d.raw[1]).toBe(c.raw[1]);
+    expect(d.rawEvents()[0]).toBe(c.rawEvents()[0]);
     c.close();
     d.close();
   });
