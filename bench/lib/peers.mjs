@@ -357,7 +357,7 @@ export const PEERS = {
 };
 
 async function setupCentrifugo(ctx, { rawMode }) {
-  const bin = ensureCentrifugo({ allowBuild: ctx.allowNpm });
+  const bin = ensureCentrifugo({ allowBuild: false }); // run.mjs builds it, if allowed, before the clock starts
   const nats = await startNats();
   let cf;
   try {
