@@ -58,7 +58,7 @@ export function ensureCentrifugo({ allowBuild = true } = {}) {
   mkdirSync(goBinDir(), { recursive: true });
   const t0 = Date.now();
   try {
-    execFileSync('go', ['install', '-trimpath', '-ldflags', `-X ${CENTRIFUGO_MODULE}/internal/build.Version=${CENTRIFUGO_VERSION.slice(1)}`, `${CENTRIFUGO_MODULE}@${CENTRIFUGO_VERSION}`], {
+    execFileSync('go', ['install', '-trimpath', '-ldflags', `-s -w -X ${CENTRIFUGO_MODULE}/internal/build.Version=${CENTRIFUGO_VERSION.slice(1)}`, `${CENTRIFUGO_MODULE}@${CENTRIFUGO_VERSION}`], {
       env: { ...process.env, GOBIN: goBinDir(), CGO_ENABLED: '0' },
       stdio: ['ignore', 'inherit', 'inherit'],
       timeout: 900000,
