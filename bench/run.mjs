@@ -5,8 +5,9 @@
 //   node bench/run.mjs            full run (< 10 min): 10 000 sockets, all peers, writes bench/results/
 //   node bench/run.mjs --quick    smoke run (< 90 s): small N, short steps; never a timing assertion
 // Options: --peers a,b  --scenarios x,y  --sockets N  --out NAME  --durable (gateway via JetStream)
+//          (extra peers: gateway-durable, gateway-partitioned, gateway-tokens, gateway-before, centrifugo-api)
 //          --partitions K (the gateway-partitioned peer: STREAM_PARTITIONS=K, default 4)
-//          --install (quick mode too installs missing peers with npm)
+//          --install (quick mode too installs missing peers with npm and builds Centrifugo with go)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir, totalmem, release } from 'node:os';
@@ -18,6 +19,7 @@ import { PEERS, makeKeys } from './lib/peers.mjs';
 import { cpuMs, kernelMem, killAll, rssKb, sleep, userCpuMs } from './lib/proc.mjs';
 import { writeReport } from './lib/report.mjs';
 import { NATS_BIN } from './lib/nats.mjs';
+import { centrifugoVersion, ensureCentrifugo } from './lib/centrifugo.mjs';
 import { SseGroup } from './lib/sse.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -50,10 +52,21 @@ const cfg = quick
       bursts: [1, 10, 100], burstCount: 4, burstGapMs: 1000, drainMaxMs: 4000,
     };
 cfg.sockets = Number(opt('sockets', cfg.sockets));
-const peerNames = opt('peers', 'gateway,uws-ceiling,ws-baseline,nats-ws,soketi').split(',');
+// centrifugo before soketi: in --quick mode, on a busy machine, the time budget runs out at the end
+const peerNames = opt('peers', 'gateway,uws-ceiling,ws-baseline,nats-ws,centrifugo,soketi').split(',');
 const scenarios = opt('scenarios', SCENARIOS.join(',')).split(',');
 const outName = opt('out', quick ? 'quick' : 'latest');
 const P99_LIMIT_US = 10000;
+
+// Centrifugo's first build (go install: minutes when cold) runs before the time limits start; a
+// failure is reported by the peer itself ("could not run") when its turn comes
+if (peerNames.some((p) => p.startsWith('centrifugo')) && (!quick || flag('install'))) {
+  try {
+    ensureCentrifugo({ allowBuild: true });
+  } catch (e) {
+    console.error(`bench: ${e.message}`);
+  }
+}
 
 const started = Date.now();
 const hardStop = setTimeout(() => {
@@ -95,6 +108,7 @@ function versions() {
     return null;
   });
   tryRun('soketi', () => pkgVer(join(benchDir, '.peers', 'soketi', 'node_modules', '@soketi', 'soketi', 'package.json')));
+  if (peerNames.includes('centrifugo')) tryRun('centrifugo', () => centrifugoVersion());
   return v;
 }
 
@@ -370,7 +384,7 @@ async function runPeer(name, ctx) {
   // many-scopes with server-side filters: per scope, even sockets unfiltered, four filtered to
   // status "failed", one watching message m0; events mix statuses and messages (pace.mjs mixOf).
   if (want('filtered')) {
-    if (!peer.filters) (out.skipped ??= []).push('filtered (no server-side filters)');
+    if (!peer.filters) (out.skipped ??= []).push(peer.notExpressible?.filtered ?? 'filtered (no server-side filters)');
     else
       await withServer('filtered', async (h) => {
         const S = manyScopes.length;
@@ -409,7 +423,7 @@ async function runPeer(name, ctx) {
   // Server-Sent Events (GET /v1/events/stream): the gateway's own HTTP transport, over the same
   // many scopes, beside its WebSocket many-scopes above; a Node client holds the streams.
   const sse = want('sse');
-  if (sse && !peer.sse) (out.skipped ??= []).push('sse (no SSE endpoint)');
+  if (sse && !peer.sse) (out.skipped ??= []).push(peer.notExpressible?.sse ?? 'sse (no SSE endpoint)');
   else if (sse) {
     await withServer('sse', async (h) => {
       const n = cfg.sseStreams;

@@ -88,11 +88,11 @@ export function percentilesOf(hist, max) {
 }
 
 function mergeMarks(marks) {
-  const out = { frames: 0, bytes: 0, events: 0, sampled: 0, bad_ts: 0, secs: 0, types: {}, errors: {}, close_codes: {} };
+  const out = { frames: 0, bytes: 0, events: 0, sampled: 0, bad_ts: 0, app_pings: 0, secs: 0, types: {}, errors: {}, close_codes: {} };
   const hist = new Map();
   let max = 0;
   for (const m of marks) {
-    for (const k of ['frames', 'bytes', 'events', 'sampled', 'bad_ts']) out[k] += m[k];
+    for (const k of ['frames', 'bytes', 'events', 'sampled', 'bad_ts', 'app_pings']) out[k] += m[k] ?? 0;
     out.secs = Math.max(out.secs, m.secs);
     for (const [t, c] of Object.entries(m.types)) out.types[t] = (out.types[t] ?? 0) + c;
     for (const [t, c] of Object.entries(m.errors ?? {})) out.errors[t] = (out.errors[t] ?? 0) + c;
@@ -113,7 +113,7 @@ export class LoadgenGroup {
 
   /**
    * opts: port, path, sockets, keysFile, auth, authAfterFirst, ready, fail, typeKey, marker,
-   * concurrency, maxSeconds, label, binary
+   * concurrency, maxSeconds, label, binary, appPing (an application-level ping text answered with itself)
    */
   static start(opts) {
     const nproc = Math.ceil(opts.sockets / PER_PROCESS);
@@ -132,6 +132,7 @@ export class LoadgenGroup {
       if (opts.fail !== undefined) args.push('--fail', opts.fail);
       if (opts.typeKey !== undefined) args.push('--type-key', opts.typeKey);
       if (opts.marker) args.push('--marker', opts.marker);
+      if (opts.appPing) args.push('--app-ping', opts.appPing);
       args.push('--concurrency', String(Math.ceil((opts.concurrency ?? 512) / nproc)));
       args.push('--max-seconds', String(opts.maxSeconds ?? 300));
       const child = start(loadgenBin, args, { stdin: 'pipe', keepStdout: true });

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADMIN_CHANNEL, API_ADMIN_CHANNEL, connectionToken, ensureCentrifugo, scopeChannel, startCentrifugo } from './centrifugo.mjs';
 import { startNats } from './nats.mjs';
 import { freePort, httpRequest, httpStatus, sleep, start, stop, tcpOpen, waitFor } from './proc.mjs';
 
@@ -148,6 +149,11 @@ async function startPublisher(cfg) {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+const CENTRIFUGO_NA = {
+  filtered: "filtered: n/a (Centrifugo's v6 filters match publication tags, a different model from the gateway's status/message filters; not driven by this bench)",
+  sse: "sse: n/a (the scenario drives the gateway's own GET /v1/events/stream; Centrifugo's SSE speaks its own protocol)",
+};
 
 export const PEERS = {
   gateway: {
@@ -337,7 +343,58 @@ export const PEERS = {
       };
     },
   },
+
+  centrifugo: {
+    describe: 'Centrifugo v6 (Go), NATS broker in raw mode: JWT channels claim subscribes each socket server-side to sms.<t>.<a>.status (admins: sms.>), events are core NATS publishes of JSON to that subject',
+    notExpressible: CENTRIFUGO_NA,
+    setup: (ctx) => setupCentrifugo(ctx, { rawMode: true }),
+  },
+  'centrifugo-api': {
+    describe: 'Centrifugo v6, NATS broker in its own format: same tokens and channels (admins: channel admin), events through its server HTTP API (/api/batch, 10 per request; admin-firehose: broadcast to the scope channel and admin)',
+    notExpressible: CENTRIFUGO_NA,
+    setup: (ctx) => setupCentrifugo(ctx, { rawMode: false }),
+  },
 };
+
+async function setupCentrifugo(ctx, { rawMode }) {
+  const bin = ensureCentrifugo({ allowBuild: false }); // run.mjs builds it, if allowed, before the clock starts
+  const nats = await startNats();
+  let cf;
+  try {
+    cf = await startCentrifugo({ bin, dir: ctx.dir, natsUrl: nats.url, rawMode });
+  } catch (e) {
+    await stop(nats.child);
+    throw e;
+  }
+  const pub = await startPublisher(
+    rawMode ? { mode: 'json-core', natsUrl: nats.url } : { mode: 'centrifugo-api', httpPort: cf.port, apiKey: cf.apiKey, adminChannel: API_ADMIN_CHANNEL },
+  );
+  return {
+    port: cf.port,
+    path: '/connection/websocket',
+    serverPids: [cf.child.pid, nats.child.pid],
+    natsPids: [nats.child.pid],
+    cpuCounted: `the centrifugo process + nats-server (its broker)${rawMode ? '' : '; the server API requests are part of it'}`,
+    publisherPids: [pub.child.pid],
+    // one token per scope (sub = the scope), as a backend would mint them for its users
+    clients: (kind, scopes) => ({
+      auth: '{"id":1,"connect":{"token":"%KEY%"}}',
+      keysFile: linesFile(ctx.dir, `centrifugo-${rawMode ? 'raw' : 'api'}-${kind}-${scopes.length}.txt`,
+        kind === 'admin'
+          ? [connectionToken(cf.secret, 'admin', [rawMode ? ADMIN_CHANNEL : API_ADMIN_CHANNEL])]
+          : scopes.map(([t, a]) => connectionToken(cf.secret, `${t}-${a}`, [scopeChannel(t, a)]))),
+      ready: '"connect":{"client"',
+      fail: '"error":{',
+      appPing: '{}', // the server's ping every 25 s, to be answered within 8 s
+    }),
+    publish: (plan) => pub.publish(plan),
+    async teardown() {
+      await pub.stop();
+      await stop(cf.child);
+      await stop(nats.child);
+    },
+  };
+}
 
 async function setupGateway(ctx, durable, dir = repoDir, { tokens = false, partitions = 1 } = {}) {
   const main = join(dir, 'dist', 'cli', 'main.js');

@@ -10,6 +10,8 @@
 //                 the pacing waits for acks; every ack is awaited before the plan is answered
 //   json-core     core NATS, the event as JSON bytes (nats-server's WebSocket clients read it as is)
 //   pusher        Pusher HTTP API /apps/<id>/batch_events, signed (Soketi)
+//   centrifugo-api  Centrifugo's server HTTP API /api/batch (X-API-Key), 10 events per request:
+//                 publish to the scope's channel, or (admin plans) broadcast to it and the admin channel
 // Every event embeds its send time (bt_<epoch us>) at the moment it is encoded.
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
@@ -19,7 +21,8 @@ import { pace, eventObject, epochMicros } from './pace.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
 let nc, natsHeaders;
-if (cfg.mode !== 'pusher') {
+const httpMode = cfg.mode === 'pusher' || cfg.mode === 'centrifugo-api';
+if (!httpMode) {
   const { connect, headers } = await import('@nats-io/transport-node');
   nc = await connect({ servers: cfg.natsUrl, name: 'bench-publisher' });
   natsHeaders = headers;
@@ -68,20 +71,29 @@ function ackedBelow(limit, timeoutMs) {
 }
 const enc = new TextEncoder();
 
-// ---- Pusher HTTP API (Soketi) ----
+// ---- Pusher HTTP API (Soketi), Centrifugo server API ----
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 function pusherPost(path, payload) {
   const body = JSON.stringify(payload);
   const md5 = createHash('md5').update(body).digest('hex');
   const params = `auth_key=${cfg.appKey}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&body_md5=${md5}`;
   const sig = createHmac('sha256', cfg.appSecret).update(`POST\n${path}\n${params}`).digest('hex');
+  return httpPost(`${path}?${params}&auth_signature=${sig}`, body, {});
+}
+/** One /api/batch request; a reply with an error for any command counts as failed. */
+function centrifugoPost(commands) {
+  return httpPost('/api/batch', JSON.stringify({ commands }), { 'x-api-key': cfg.apiKey }, (text) => (text.includes('"error"') ? 'command error' : null));
+}
+function httpPost(path, body, headers, checkBody = undefined) {
   return new Promise((resolve) => {
     const req = http.request(
-      { host: '127.0.0.1', port: cfg.httpPort, path: `${path}?${params}&auth_signature=${sig}`, method: 'POST', agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: '127.0.0.1', port: cfg.httpPort, path, method: 'POST', agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
+        let text = '';
+        if (checkBody) res.on('data', (d) => (text += d));
+        else res.resume();
+        res.on('end', () => resolve(res.statusCode !== 200 ? `HTTP ${res.statusCode}` : checkBody ? checkBody(text) : null));
       },
     );
     req.on('error', (e) => resolve(e.message));
@@ -100,7 +112,7 @@ async function run(plan) {
   let batch = [];
   const flushBatch = () => {
     if (!batch.length) return;
-    track(pusherPost(`/apps/${cfg.appId}/batch_events`, { batch }));
+    track(cfg.mode === 'pusher' ? pusherPost(`/apps/${cfg.appId}/batch_events`, { batch }) : centrifugoPost(batch));
     batch = [];
   };
   const r = await pace(plan, (first, n) => {
@@ -111,7 +123,11 @@ async function run(plan) {
       if (cfg.mode === 'msgpack-core') nc.publish(`sms.${t}.${a}.status`, pack(ev));
       else if (cfg.mode === 'json-core') nc.publish(`sms.${t}.${a}.status`, enc.encode(JSON.stringify(ev)));
       else if (cfg.mode === 'msgpack-js') jsPublish(`in.sms.${t}.${a}.status`, pack(ev), ev.eventId);
-      else {
+      else if (cfg.mode === 'centrifugo-api') {
+        const channel = `sms.${t}.${a}.status`;
+        batch.push(plan.admin ? { broadcast: { channels: [channel, cfg.adminChannel], data: ev } } : { publish: { channel, data: ev } });
+        if (batch.length >= 10) flushBatch();
+      } else {
         const data = JSON.stringify(ev);
         batch.push({ name: 'sms_status', channel: `sms-${t}-${a}`, data });
         if (plan.admin) batch.push({ name: 'sms_status', channel: 'admin', data });

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const LADDERS = ['hot-scope', 'many-scopes', 'admin-firehose'];
-const COLORS = { gateway: '#d62728', 'gateway-before': '#ff9896', 'gateway-tokens': '#e377c2', 'uws-ceiling': '#1f77b4', 'ws-baseline': '#7f7f7f', 'nats-ws': '#2ca02c', soketi: '#9467bd' };
+const COLORS = { gateway: '#d62728', 'gateway-before': '#ff9896', 'gateway-tokens': '#e377c2', 'uws-ceiling': '#1f77b4', 'ws-baseline': '#7f7f7f', 'nats-ws': '#2ca02c', soketi: '#9467bd', centrifugo: '#ff7f0e' };
 const color = (p, i) => COLORS[p] ?? ['#8c564b', '#e377c2', '#bcbd22', '#17becf'][i % 4];
 
 const ms = (us) => (us === null || us === undefined ? '-' : us >= 100000 ? `${Math.round(us / 1000)}` : (us / 1000).toFixed(us >= 10000 ? 1 : 2));
@@ -93,7 +93,7 @@ function markdown(result) {
   }
   const skipped = Object.entries(result.peers).filter(([, p]) => p.skipped?.length);
   if (skipped.length) {
-    L.push('', '### Scenarios skipped (time budget)', '');
+    L.push('', '### Scenarios skipped (time budget) or not expressible by the peer (n/a)', '');
     for (const [n, p] of skipped) L.push(`- ${n}: ${p.skipped.join(', ')}`);
   }
   L.push('', '### Server CPU counted', '');
@@ -186,7 +186,7 @@ function targets(result, rows) {
     const w = cmp('ws-baseline', s);
     row(`at least 5x less CPU/delivery than ws-baseline (${s})`, both('ws-baseline', s), w ? w >= 5 : null);
   }
-  for (const p of ['soketi', 'nats-ws'])
+  for (const p of ['soketi', 'nats-ws', 'centrifugo'])
     for (const s of ['hot-scope', 'many-scopes']) {
       const c = cmp(p, s);
       row(`less CPU/delivery than ${p} (${s})`, both(p, s), c ? c > 1 : null);

@@ -7,7 +7,9 @@
  * frame. Events are recognised by a marker (default "bt_") followed by the decimal send time in
  * epoch microseconds, written by the publisher; publish-to-receive latency is taken from it.
  * The protocol is generic on purpose: the same binary drives the gateway (JSON auth), Pusher
- * (subscribe after connection_established) and nats-server's WebSocket listener (NATS protocol).
+ * (subscribe after connection_established), nats-server's WebSocket listener (NATS protocol) and
+ * Centrifugo (JSON protocol v2: a connect command carrying a JWT; its application-level pings,
+ * an empty JSON object `{}` alone on a line of a text frame, answered with the same, --app-ping).
  *
  * Control: one command per line on stdin, one JSON object per line on stdout.
  *   mark       -> {"kind":"mark",...} counters since the previous mark (then reset)
@@ -84,6 +86,7 @@ static double o_max_seconds = 120;
 static double o_auth_timeout = 15;
 static int o_binary = 0;
 static const char *o_label = "";
+static const char *o_app_ping = NULL; /* a line of a text frame that is a ping, answered with itself */
 
 /* ---- state ---- */
 static conn_t *conns;
@@ -96,6 +99,7 @@ static stats_t cur, tot;
 static char type_names[32][32];
 static int ntypes;
 static uint64_t e_connect, e_upgrade, e_auth, e_timeout, e_closed_ready, e_closed_early, e_proto, e_resets;
+static uint64_t n_app_pings;
 static uint64_t n_ready, n_failed, n_inflight, next_to_start;
 static uint64_t close_codes[8][2];
 static int nclose_codes;
@@ -185,11 +189,12 @@ static void print_stats(const char *kind, const stats_t *s, double secs) {
     first = 0;
   }
   printf("],\"ready\":%llu,\"failed\":%llu,\"errors\":{\"connect\":%llu,\"upgrade\":%llu,\"auth\":%llu,"
-         "\"timeout\":%llu,\"closed_after_ready\":%llu,\"closed_before_ready\":%llu,\"protocol\":%llu,\"reset\":%llu},",
+         "\"timeout\":%llu,\"closed_after_ready\":%llu,\"closed_before_ready\":%llu,\"protocol\":%llu,\"reset\":%llu},"
+         "\"app_pings\":%llu,",
          (unsigned long long)n_ready, (unsigned long long)n_failed, (unsigned long long)e_connect,
          (unsigned long long)e_upgrade, (unsigned long long)e_auth, (unsigned long long)e_timeout,
          (unsigned long long)e_closed_ready, (unsigned long long)e_closed_early, (unsigned long long)e_proto,
-         (unsigned long long)e_resets);
+         (unsigned long long)e_resets, (unsigned long long)n_app_pings);
   printf("\"close_codes\":{");
   for (int i = 0; i < nclose_codes; i++)
     printf("%s\"%llu\":%llu", i ? "," : "", (unsigned long long)close_codes[i][0], (unsigned long long)close_codes[i][1]);
@@ -412,6 +417,20 @@ static void scan_events(conn_t *c, const char *p, size_t n, uint64_t now_us) {
   c->tail_len = (uint8_t)keep;
 }
 
+/* An application-level ping (--app-ping): a text frame one of whose newline-separated lines is
+ * exactly the ping text (Centrifugo batches several replies and pushes in one frame, one a line).
+ * Answered with one frame holding the same text. */
+static int is_app_ping(const char *p, size_t n) {
+  size_t pl = strlen(o_app_ping);
+  for (size_t i = 0; i < n;) {
+    const char *nl = memchr(p + i, '\n', n - i);
+    size_t ll = nl ? (size_t)(nl - (p + i)) : n - i;
+    if (ll == pl && !memcmp(p + i, o_app_ping, pl)) return 1;
+    i += ll + 1;
+  }
+  return 0;
+}
+
 /* returns bytes consumed, or -1 when the socket was closed */
 static long process_frames(conn_t *c, char *p, size_t n, uint64_t now_us) {
   size_t off = 0;
@@ -451,6 +470,11 @@ static long process_frames(conn_t *c, char *p, size_t n, uint64_t now_us) {
       continue;
     } else if (op == 0xA) {
       continue;
+    }
+    if (o_app_ping && op == 0x1 && is_app_ping(pl, (size_t)len)) {
+      n_app_pings++;
+      if (send_frame(c, 0x1, o_app_ping, strlen(o_app_ping)) < 0) { e_resets++; conn_close(c, 1); return -1; }
+      if ((size_t)len == strlen(o_app_ping)) continue; /* a ping alone is not counted as a frame */
     }
     cur.frames++;
     cur.bytes += len;
@@ -607,7 +631,7 @@ static void usage(void) {
           "usage: loadgen --port P [--host 127.0.0.1] [--path /ws] [-n N] [--src-base 2 --src-count 8]\n"
           "  [--auth TEMPLATE(with %%KEY%% and %%TAIL%%, \\r \\n escapes)] [--keys FILE] [--key-offset K] [--auth-after-first]\n"
           "  [--binary] [--ready MATCH] [--fail MATCH] [--marker bt_] [--type-key '\"type\":\"'] [--sample K]\n"
-          "  [--concurrency C] [--auth-timeout S] [--max-seconds S] [--label L]\n");
+          "  [--concurrency C] [--auth-timeout S] [--max-seconds S] [--label L] [--app-ping TEXT]\n");
   exit(2);
 }
 
@@ -635,6 +659,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--auth-timeout")) o_auth_timeout = atof(NEXT());
     else if (!strcmp(a, "--max-seconds")) o_max_seconds = atof(NEXT());
     else if (!strcmp(a, "--label")) o_label = NEXT();
+    else if (!strcmp(a, "--app-ping")) o_app_ping = NEXT();
     else usage();
   }
   if (!o_port || o_n <= 0 || o_src_count <= 0 || o_src_base + o_src_count > 255 || !*o_marker) usage();
