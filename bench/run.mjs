@@ -53,7 +53,8 @@ const cfg = quick
     };
 cfg.sockets = Number(opt('sockets', cfg.sockets));
 // centrifugo before soketi: in --quick mode, on a busy machine, the time budget runs out at the end
-const peerNames = opt('peers', 'gateway,gateway-durable,uws-ceiling,ws-baseline,nats-ws,centrifugo,soketi').split(',');
+// the full run measures the durable path (the production default) beside the direct one; --quick keeps one
+const peerNames = opt('peers', `gateway,${quick ? '' : 'gateway-durable,'}uws-ceiling,ws-baseline,nats-ws,centrifugo,soketi`).split(',');
 const scenarios = opt('scenarios', SCENARIOS.join(',')).split(',');
 const outName = opt('out', quick ? 'quick' : 'latest');
 const P99_LIMIT_US = 10000;
