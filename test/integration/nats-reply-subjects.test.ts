@@ -137,6 +137,9 @@ describe("V-3: replies the server publishes for gateway and producers never land
       { stream: STREAM_NAME, deliver_subject: `$KV.${BUCKETS.revokedTokens}.${key}` },
       { stream: tenants, deliver_subject: "in.sms.t_push.a1.status" },
       { stream: STREAM_NAME, deliver_subject: "in.sms.t_push.a1.status" },
+      // Deliveries as JetStream API requests inside DATA (the gateway may not send these itself).
+      { stream: STREAM_NAME, deliver_subject: `$JS.API.STREAM.PURGE.${tenants}` },
+      { stream: tenants, deliver_subject: `$JS.API.STREAM.DELETE.${STREAM_NAME}` },
     ];
     const created: { stream: string; name: string }[] = [];
     for (const { stream, deliver_subject } of attempts) {
@@ -154,6 +157,8 @@ describe("V-3: replies the server publishes for gateway and producers never land
     await gatewayAnswerTo("_INBOX_gateway.barrier");
     expect(await keyIn(BUCKETS.revokedTokens, key)).toBe(false);
     expect(await stored()).toEqual({ ...before, [STREAM_NAME]: before[STREAM_NAME]! + 1 });
+    expect(await keyIn(BUCKETS.tenants, "t_push"), "the tenants bucket was not purged").toBe(true);
+    expect((await adminJsm.streams.info(STREAM_NAME)).state.messages, "SMS_EVENTS was not deleted").toBeGreaterThan(0);
     for (const c of created) await gjsm.consumers.delete(c.stream, c.name);
   });
 });
