@@ -107,7 +107,7 @@ async function provisionBucket(nc: NatsConnection, jsm: Jsm, name: string, repli
   if (c.num_replicas === replicas && c.max_age === wantedAge && c.max_consumers === BUCKET_MAX_CONSUMERS) {
     return { kind: "bucket", name, action: info === null ? "created" : "unchanged", detail: detail(c) };
   }
-  const after = await updateMaxConsumers(stream, c.max_consumers, BUCKET_MAX_CONSUMERS, (extra) => jsm.streams.update(stream, { num_replicas: replicas, max_age: wantedAge, ...extra }));
+  const after = await updateMaxConsumers(c.max_consumers, BUCKET_MAX_CONSUMERS, (extra) => jsm.streams.update(stream, { num_replicas: replicas, max_age: wantedAge, ...extra }));
   const changed = info !== null && (c.num_replicas !== replicas || c.max_age !== wantedAge || after.config.max_consumers !== c.max_consumers);
   return { kind: "bucket", name, action: info === null ? "created" : changed ? "updated" : "unchanged", detail: detail(after.config) };
 }

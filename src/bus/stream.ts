@@ -80,7 +80,7 @@ export async function ensureStream(nc: NatsConnection, config: StreamSettings, p
         !sameMaxConsumers(c.max_consumers, wanted.max_consumers);
       if (!differs) return info;
       const update = { max_age: wanted.max_age, max_bytes: wanted.max_bytes, republish: wanted.republish, num_replicas: wanted.num_replicas };
-      return await updateMaxConsumers(p.stream, c.max_consumers, wanted.max_consumers, (extra) => jsm.streams.update(p.stream, { ...update, ...extra }));
+      return await updateMaxConsumers(c.max_consumers, wanted.max_consumers, (extra) => jsm.streams.update(p.stream, { ...update, ...extra }));
     }
     try {
       return await jsm.streams.add(wanted);
@@ -101,7 +101,7 @@ function sameMaxConsumers(have: number | undefined, want: number | undefined): b
 }
 
 /** Run an update with max_consumers when it changes; again without it when the server cannot change it. */
-export async function updateMaxConsumers<T>(name: string, have: number | undefined, want: number | undefined, update: (extra: { max_consumers?: number }) => Promise<T>): Promise<T> {
+export async function updateMaxConsumers<T>(have: number | undefined, want: number | undefined, update: (extra: { max_consumers?: number }) => Promise<T>): Promise<T> {
   if (sameMaxConsumers(have, want)) return await update({});
   try {
     return await update({ max_consumers: want });
