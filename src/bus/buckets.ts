@@ -14,6 +14,14 @@ export const BUCKETS = {
   tenants: "sms_tenants",
 } as const;
 
+/**
+ * Consumers one bucket may have at once (W-6). A node holds one watch per bucket; an ordered
+ * consumer re-created after a reconnect leaves the old one for up to 5 min (its inactive
+ * threshold), and the CLI lists keys with one more: about 3 per node at worst, so 256 is ~80 nodes.
+ * Set by provisioning where the server can (2.10+); the DATA account's per-stream cap bounds it too.
+ */
+export const BUCKET_MAX_CONSUMERS = 256;
+
 export interface BucketOptions {
   replicas: number;
   /** Entries expire after this many ms (0: never). */

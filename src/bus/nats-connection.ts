@@ -50,6 +50,24 @@ export function natsOptions(config: NatsSettings, name: string, role: RoleName):
   };
 }
 
+const NAMED_CONSUMER_CREATE = /^(\$JS\.API\.CONSUMER\.CREATE\.[^.]+)\.[^.]+(?:\..+)?$/;
+
+/**
+ * The gateway creates its consumers with the legacy subject `$JS.API.CONSUMER.CREATE.<stream>`,
+ * the only form nats-server refuses a durable name on (2.9.10 and 2.15.3: "consumer expected to
+ * be ephemeral but a durable name was set in request"); its NATS user may not use the named form
+ * `CREATE.<stream>.<name>[.<filter>]` (src/bus/permissions.ts, W-6). @nats-io/jetstream 3.4 picks
+ * the named form on every 2.9+ server and refuses a consumer `name` (which its ordered consumers
+ * always set) when the feature is disabled, so the subject is rewritten here, on the connection:
+ * the request body already carries the name and the filter, which the legacy form reads. The
+ * server still decides: a durable asked for either way is refused.
+ */
+export function useLegacyConsumerCreate(nc: NatsConnection): NatsConnection {
+  const request = nc.request.bind(nc);
+  nc.request = (subject, payload, opts) => request(subject.replace(NAMED_CONSUMER_CREATE, "$1"), payload, opts);
+  return nc;
+}
+
 export async function connectBus(config: NatsSettings, log: Logger, name: string): Promise<BusConnection> {
   log.info({ servers: redactServers(config.natsServers) }, "connecting to NATS (retrying until it answers)");
   const nc = await connect({
@@ -64,6 +82,7 @@ export async function connectBus(config: NatsSettings, log: Logger, name: string
     pingInterval: NATS_PING_INTERVAL_MS,
     maxPingOut: NATS_MAX_PINGS_OUT,
   });
+  useLegacyConsumerCreate(nc);
   let connected = true;
   const listeners = new Set<(s: BusState) => void>();
   const onState = (s: BusState): void => {

@@ -1,35 +1,58 @@
 /**
- * Who may do what on the bus: the NATS permission matrix, as data, and the one place it is
- * written down. Everything else is rendered from it or checked against it: the nats-server
- * `authorization` block (`sms-ws provision --print-nats-config`, k8s/base/nats.conf), the table in
- * docs/security.md, and the secured nats-server the integration tests run against.
+ * Who may do what on the bus: the NATS permission matrix and the accounts it lives in, as data,
+ * and the one place they are written down. Everything else is rendered from it or checked against
+ * it: the nats-server `accounts` block (`sms-ws provision --print-nats-config`, k8s/base), the
+ * tables in docs/security.md, and the secured nats-servers the integration tests run against.
+ *
+ * Accounts (issue 19, V-3). nats-server publishes a JetStream API answer or a publish ack to
+ * whatever reply subject the request carried, without checking the requester's publish deny list.
+ * In one account a gateway or producer password could therefore write into a KV bucket or the
+ * stream (reply subject `$KV.<bucket>.<key>` or `in.sms.<...>`). So the roles live in three accounts:
+ *   - DATA (JetStream): the stream(s), the buckets and the `admin` user;
+ *   - GATEWAY (no JetStream): `gateway` and the opt-in `direct-producer`;
+ *   - PRODUCER (no JetStream): `producer`.
+ * A role reaches what another account serves only through an export/import pair, derived below
+ * from the grants themselves (`Grant.from`): a publish grant served elsewhere is a service import
+ * (the request arrives there with a mapped reply subject `_R_.<...>`, and the answer goes back to
+ * the requester's own account, where no bucket or stream exists); a subscribe grant published
+ * elsewhere is a stream import. The fleet plane goes the other way: the nodes (GATEWAY) export
+ * their service subjects, the admin (DATA) imports them.
  *
  * Subjects are the exact ones the real clients use (@nats-io/jetstream and @nats-io/kv 3.x,
  * nats-server 2.9+), found by running each operation against a server that refused everything
  * else (test/integration/nats-permissions.test.ts keeps proving them):
- *   - kv.watch(): `$JS.API.STREAM.INFO.KV_<b>`, then an ordered *push* consumer,
- *     `$JS.API.CONSUMER.CREATE.KV_<b>.<name>.$KV.<b>.>`, flow-control replies on `$JS.FC.KV_<b>.>`.
+ *   - kv.watch(): `$JS.API.STREAM.INFO.KV_<b>`, then an ordered *push* consumer (deliveries on the
+ *     role's inbox), flow-control replies on `$JS.FC.KV_<b>.>`.
  *   - kv.get(): `$JS.API.STREAM.MSG.GET.KV_<b>` (bucket opened without allow_direct) or
  *     `$JS.API.DIRECT.GET.KV_<b>[.<subject>]` (allow_direct).
  *   - kv.put()/delete()/purge(): a publish to `$KV.<b>.<key>` (that is the whole write path: no
  *     JetStream API call is involved, which is why `$KV.>` must never be publishable by a reader).
- *   - stream reads (resume, gap repair): `$JS.API.CONSUMER.CREATE.SMS_EVENTS.<name>.<filter>`
- *     (nats-server 2.9+ form; `$JS.API.CONSUMER.CREATE.SMS_EVENTS` for several filters), then
- *     `CONSUMER.INFO`, `CONSUMER.MSG.NEXT`, `CONSUMER.DELETE` on `SMS_EVENTS.<name>`.
+ *   - stream reads (resume, gap repair, history): an ordered pull consumer, then `CONSUMER.INFO`,
+ *     `CONSUMER.MSG.NEXT` (several messages answer one request: a *stream* response type across
+ *     accounts), `CONSUMER.DELETE` on `<stream>.<name>`.
+ *   - consumer creation: the client's form `$JS.API.CONSUMER.CREATE.<stream>.<name>[.<filter>]`
+ *     also creates *durable* consumers; the legacy form `$JS.API.CONSUMER.CREATE.<stream>` refuses a
+ *     durable name (nats-server 2.9 and 2.15: "consumer expected to be ephemeral"). The gateway may
+ *     use only the legacy form; its connection rewrites the subject (src/bus/nats-connection.ts).
  *   - jetstreamManager(): `$JS.API.INFO`; stream info: `$JS.API.STREAM.INFO.<stream>`.
  *   - JetStream publish with ack: a publish to `in.sms.>` and the ack on the producer's inbox.
  *
- * No role gets `allow_responses`. nats-server lets a reply through even where the publish deny
- * list matches, so a user allowed to answer requests and to publish on a subject it also
- * subscribes to (the fleet subjects) could send itself a request whose reply subject is
- * `$KV.sms_api_keys.<hash>` and answer it: an admin key (the integration test shows it is
- * refused). The gateway answers service requests on the admin inbox, named explicitly instead.
+ * No role gets `allow_responses`: a node answers the fleet CLI on `_R_.>`, the mapped reply
+ * subjects of the requests that reach GATEWAY through its service exports. `allow_responses`
+ * would be wider: the gateway subscribes to the fleet subjects it publishes (counts), so it could
+ * send itself a message whose reply subject is `sms-ws.fleet.kick` and "answer" it. In GATEWAY
+ * `_R_.>` leads only back to the requesters of those exports (the admin's inbox), and GATEWAY has
+ * no bucket or stream a reply could land in.
  */
 import { BUCKETS } from "./buckets.js";
 import { DURABLE_PREFIX, LIVE_PREFIX, STREAM_NAME } from "./contract.js";
 import { partitionStream } from "./partitions.js";
 
 export type RoleName = "gateway" | "producer" | "admin" | "directProducer";
+
+/** The NATS accounts (see the top of this file). */
+export type AccountName = "DATA" | "GATEWAY" | "PRODUCER";
+export const ACCOUNTS: readonly AccountName[] = Object.freeze(["DATA", "GATEWAY", "PRODUCER"]);
 
 /** The roles a deployment configures by default. `directProducer` is opt-in (see its `why`). */
 export const DEFAULT_ROLES: readonly RoleName[] = Object.freeze(["gateway", "producer", "admin"]);
@@ -38,11 +61,23 @@ export const DEFAULT_ROLES: readonly RoleName[] = Object.freeze(["gateway", "pro
 export const SERVICE_NAME = "sms-ws-gateway";
 /** Subjects of fleet traffic between nodes and the fleet CLI (quota counts, service endpoints). */
 export const FLEET_PREFIX = "sms-ws.fleet";
+/** The nodes' service endpoints the admin may call (`sms-ws conns|kick|top`): `${FLEET_PREFIX}.<name>`. */
+export const FLEET_ENDPOINTS: readonly string[] = Object.freeze(["conns", "kick", "stats"]);
+/** Where the nodes share their per-tenant counts with each other (GATEWAY only). */
+export const FLEET_COUNTS = `${FLEET_PREFIX}.counts`;
 
 /** One allowed or denied subject, and why it is there. */
 export interface Grant {
   readonly subject: string;
   readonly why: string;
+  /**
+   * The account that serves it when it is not the role's own: for a publish grant, a service
+   * that account exports (the role's account imports it); for a subscribe grant, a stream it
+   * exports. Undefined: the role's own account.
+   */
+  readonly from?: AccountName;
+  /** A service answered by several messages (pull batches, every node of the fleet): `response_type: stream`. */
+  readonly streamed?: boolean;
 }
 
 export interface Rules {
@@ -53,6 +88,8 @@ export interface Rules {
 
 export interface RolePermissions {
   readonly role: RoleName;
+  /** The NATS account the user lives in. */
+  readonly account: AccountName;
   /** Default NATS user name. */
   readonly user: string;
   /** Environment variable that holds the password on the NATS servers (`$NAME` in nats.conf). */
@@ -93,6 +130,10 @@ const DEFAULT_NAMES: BusNames = {
 };
 
 const g = (subject: string, why: string): Grant => ({ subject, why });
+/** A subject served by JetStream, which lives in DATA. */
+const js = (subject: string, why: string, streamed = false): Grant => ({ subject, why, from: "DATA", ...(streamed ? { streamed } : {}) });
+/** A service of the gateway nodes (GATEWAY); every node answers, so the answers are a stream. */
+const node = (subject: string, why: string): Grant => ({ subject, why, from: "GATEWAY", streamed: true });
 /** Rules with each subject once (the first reason given wins). */
 const rules = (allow: Grant[], deny: Grant[] = []): Rules => ({ allow: distinct(allow), deny: distinct(deny) });
 
@@ -102,41 +143,50 @@ function distinct(list: Grant[]): readonly Grant[] {
   for (const x of list) {
     if (seen.has(x.subject)) continue;
     seen.add(x.subject);
-    out.push(x);
+    out.push(Object.freeze(x));
   }
   return Object.freeze(out);
 }
 
-/** JetStream API subjects that read one stream through ephemeral consumers. */
-function consumerRead(stream: string, why: string, pull: boolean): Grant[] {
+/**
+ * JetStream API subjects that read one stream through ephemeral consumers. `named`: also the
+ * client's named form `CREATE.<stream>.<name>[.<filter>]`, which creates durable consumers too
+ * (admin only); without it only the legacy form, which refuses a durable name.
+ */
+function consumerRead(stream: string, why: string, pull: boolean, named: boolean): Grant[] {
   return [
-    g(`$JS.API.CONSUMER.CREATE.${stream}`, `${why}: create an ephemeral consumer (several filters)`),
-    g(`$JS.API.CONSUMER.CREATE.${stream}.>`, `${why}: create an ephemeral consumer (nats-server 2.9+ named/filtered form)`),
-    g(`$JS.API.CONSUMER.INFO.${stream}.*`, `${why}: pending count of its consumer`),
-    g(`$JS.API.CONSUMER.DELETE.${stream}.*`, `${why}: delete its consumer when done`),
-    ...(pull ? [g(`$JS.API.CONSUMER.MSG.NEXT.${stream}.*`, `${why}: fetch a batch`)] : []),
+    js(`$JS.API.CONSUMER.CREATE.${stream}`, `${why}: create an ephemeral consumer (legacy form: refuses a durable name)`),
+    ...(named ? [js(`$JS.API.CONSUMER.CREATE.${stream}.>`, `${why}: create a consumer (named form)`)] : []),
+    js(`$JS.API.CONSUMER.INFO.${stream}.*`, `${why}: pending count of its consumer`),
+    js(`$JS.API.CONSUMER.DELETE.${stream}.*`, `${why}: delete its consumer when done`),
+    ...(pull ? [js(`$JS.API.CONSUMER.MSG.NEXT.${stream}.*`, `${why}: fetch a batch`, true)] : []),
   ];
 }
 
 /** Everything needed to open, get from and watch one KV bucket, read-only. */
-function bucketRead(bucket: string, why: string): Grant[] {
+function bucketRead(bucket: string, why: string, named: boolean): Grant[] {
   const stream = `KV_${bucket}`;
   return [
-    g(`$JS.API.STREAM.INFO.${stream}`, `${why}: open the bucket, its status`),
-    ...consumerRead(stream, `${why}: watch`, false),
-    g(`$JS.API.STREAM.MSG.GET.${stream}`, `${why}: get one key`),
-    g(`$JS.API.DIRECT.GET.${stream}`, `${why}: get one key (allow_direct)`),
-    g(`$JS.API.DIRECT.GET.${stream}.>`, `${why}: get one key by subject (allow_direct)`),
-    g(`$JS.FC.${stream}.>`, `${why}: flow-control replies of the watch (ordered push consumer)`),
+    js(`$JS.API.STREAM.INFO.${stream}`, `${why}: open the bucket, its status`),
+    ...consumerRead(stream, `${why}: watch`, false, named),
+    js(`$JS.API.STREAM.MSG.GET.${stream}`, `${why}: get one key`),
+    js(`$JS.API.DIRECT.GET.${stream}`, `${why}: get one key (allow_direct)`),
+    js(`$JS.API.DIRECT.GET.${stream}.>`, `${why}: get one key by subject (allow_direct)`),
+    js(`$JS.FC.${stream}.>`, `${why}: flow-control replies of the watch (ordered push consumer)`),
   ];
 }
 
 function streamAdmin(stream: string, what: string): Grant[] {
   return [
-    g(`$JS.API.STREAM.INFO.${stream}`, `provision: check ${what}`),
-    g(`$JS.API.STREAM.CREATE.${stream}`, `provision: create ${what}`),
-    g(`$JS.API.STREAM.UPDATE.${stream}`, `provision: bring ${what} to the configured limits`),
+    js(`$JS.API.STREAM.INFO.${stream}`, `provision: check ${what}`),
+    js(`$JS.API.STREAM.CREATE.${stream}`, `provision: create ${what}`),
+    js(`$JS.API.STREAM.UPDATE.${stream}`, `provision: bring ${what} to the configured limits`),
   ];
+}
+
+/** The streams the gateway reads: the single one, or each partition's. */
+function readStreams(n: BusNames): string[] {
+  return n.partitions > 1 ? Array.from({ length: n.partitions }, (_, k) => partitionStream(k, n.partitions)) : [n.stream];
 }
 
 /** The matrix for these stream and bucket names (KEY_BUCKET may rename the API-key bucket). */
@@ -149,30 +199,31 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
     { name: n.tenants, what: "tenant quotas" },
   ];
   const s = n.stream;
-  // The streams the gateway reads: the single one, or each partition's.
-  const read = n.partitions > 1 ? Array.from({ length: n.partitions }, (_, k) => partitionStream(k, n.partitions)) : [s];
+  const read = readStreams(n);
   const live = `${LIVE_PREFIX}.>`;
   const durable = `${DURABLE_PREFIX}.>`;
   const services = [`$SRV.*`, `$SRV.*.${SERVICE_NAME}`, `$SRV.*.${SERVICE_NAME}.*`];
+  const endpoints = FLEET_ENDPOINTS.map((e) => `${FLEET_PREFIX}.${e}`);
 
   const gateway: RolePermissions = {
     role: "gateway",
+    account: "GATEWAY",
     user: "gateway",
     passwordEnv: "NATS_GATEWAY_PASSWORD",
     who: "the gateway nodes (`sms-ws serve`)",
     inboxPrefix: "_INBOX_gateway",
     publish: rules(
       [
-        g("$JS.API.INFO", "JetStream account check (every jetstreamManager)"),
+        js("$JS.API.INFO", "JetStream account check (every jetstreamManager)"),
         ...read.flatMap((r) => [
-          g(`$JS.API.STREAM.INFO.${r}`, "stream epoch and last sequence (auth_ok, resume, readiness)"),
-          ...consumerRead(r, "resume, history and gap repair", true),
-          g(`$JS.API.DIRECT.GET.${r}`, "history: one stored event by sequence or time (read-only)"),
-          g(`$JS.API.DIRECT.GET.${r}.>`, "history: last stored event of a subject (read-only)"),
+          js(`$JS.API.STREAM.INFO.${r}`, "stream epoch and last sequence (auth_ok, resume, readiness)"),
+          ...consumerRead(r, "resume, history and gap repair", true, false),
+          js(`$JS.API.DIRECT.GET.${r}`, "history: one stored event by sequence or time (read-only)"),
+          js(`$JS.API.DIRECT.GET.${r}.>`, "history: last stored event of a subject (read-only)"),
         ]),
-        ...buckets.flatMap((b) => bucketRead(b.name, b.what)),
-        g(`${FLEET_PREFIX}.>`, "fleet: per-tenant counts shared between nodes"),
-        g("_INBOX_admin.>", "replies to the fleet CLI's service requests (conns, kick, stats): the admin inbox only"),
+        ...buckets.flatMap((b) => bucketRead(b.name, b.what, false)),
+        g(`${FLEET_COUNTS}.>`, "fleet: per-tenant counts shared between nodes (GATEWAY only)"),
+        g("_R_.>", "answers to the fleet CLI: the mapped reply subjects of the requests GATEWAY's service exports bring in"),
       ],
       [
         g("$KV.>", "never write a key, signer, revocation or quota"),
@@ -184,12 +235,16 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
         g("$JS.API.STREAM.PURGE.>", "no stream administration"),
         g("$JS.API.STREAM.MSG.DELETE.>", "no stream administration"),
         g("$JS.API.CONSUMER.DURABLE.CREATE.>", "no durable consumers"),
+        g("$JS.API.CONSUMER.CREATE.*.>", "no durable consumers: the named create form accepts a durable name"),
+        ...endpoints.map((subject) => g(subject, "only operators send fleet requests (conns, kick, stats)")),
+        g("$SRV.>", "only operators query the micro-service"),
+        g("_INBOX_admin.>", "never answer on the admin's inbox directly"),
       ],
     ),
     subscribe: rules(
       [
-        g(live, "live events, on demand per scope (`sms.<t>.<a>.*`), `sms.>` for admin sockets"),
-        g("_INBOX_gateway.>", "its own replies: JetStream API answers, consumer deliveries"),
+        { ...g(live, "live events, on demand per scope (`sms.<t>.<a>.*`), `sms.>` for admin sockets"), from: "DATA" },
+        { ...g("_INBOX_gateway.>", "its own replies, and consumer deliveries (pushed from DATA)"), from: "DATA" },
         ...services.map((subject) => g(subject, `NATS micro-service discovery of ${SERVICE_NAME} (PING, INFO, STATS)`)),
         g(`${FLEET_PREFIX}.>`, "fleet: counts from the other nodes, service endpoints"),
       ],
@@ -201,12 +256,13 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
 
   const producer: RolePermissions = {
     role: "producer",
+    account: "PRODUCER",
     user: "producer",
     passwordEnv: "NATS_PRODUCER_PASSWORD",
     who: "the SMS platform: publishes events on the durable path (`sms-ws publish`, `sms-ws-gateway/publisher`)",
     inboxPrefix: "_INBOX",
     publish: rules(
-      [g(durable, "events on the durable path (JetStream publish into SMS_EVENTS)")],
+      [js(durable, "events on the durable path (JetStream publish into SMS_EVENTS; the ack comes back through the mapped reply)")],
       [
         g(live, "no direct path: only the stream publishes live events, so Nats-Sequence cannot be forged"),
         g("$KV.>", "never write a key, signer, revocation or quota"),
@@ -222,22 +278,23 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
 
   const admin: RolePermissions = {
     role: "admin",
+    account: "DATA",
     user: "admin",
     passwordEnv: "NATS_ADMIN_PASSWORD",
     who: "operators: `sms-ws provision`, `keys`, `signers`, `tokens`, and the fleet CLI",
     inboxPrefix: "_INBOX_admin",
     publish: rules(
       [
-        g("$JS.API.INFO", "JetStream account check"),
+        js("$JS.API.INFO", "JetStream account check"),
         ...streamAdmin(s, `stream ${s}`),
         ...(n.partitions > 1 ? read.flatMap((r) => streamAdmin(r, `partition stream ${r}`)) : []),
         ...buckets.flatMap((b) => [
           ...streamAdmin(`KV_${b.name}`, `bucket ${b.name}`),
-          g(`$KV.${b.name}.>`, `write ${b.what} (create, update, revoke)`),
-          ...bucketRead(b.name, `list ${b.what}`),
+          js(`$KV.${b.name}.>`, `write ${b.what} (create, update, revoke)`),
+          ...bucketRead(b.name, `list ${b.what}`, true),
         ]),
-        ...services.map((subject) => g(subject, `fleet CLI: discover and query the ${SERVICE_NAME} nodes`)),
-        g(`${FLEET_PREFIX}.>`, "fleet CLI: requests to the nodes (conns, kick, top)"),
+        ...services.map((subject) => node(subject, `fleet CLI: discover and query the ${SERVICE_NAME} nodes`)),
+        ...endpoints.map((subject) => node(subject, "fleet CLI: requests to the nodes (conns, kick, top)")),
       ],
       [
         g(durable, "operators do not publish events"),
@@ -255,6 +312,7 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
 
   const directProducer: RolePermissions = {
     role: "directProducer",
+    account: "GATEWAY",
     user: "direct-producer",
     passwordEnv: "NATS_DIRECT_PRODUCER_PASSWORD",
     who:
@@ -263,7 +321,7 @@ export function permissionMatrix(overrides: Partial<BusNames> = {}): PermissionM
       "when the direct path is wanted",
     inboxPrefix: "_INBOX",
     publish: rules(
-      [g(`${LIVE_PREFIX}.*.*.status`, "status events, direct path"), g(`${LIVE_PREFIX}.*.*.inbound`, "inbound SMS, direct path")],
+      [g(`${LIVE_PREFIX}.*.*.status`, "status events, direct path (to the nodes in GATEWAY)"), g(`${LIVE_PREFIX}.*.*.inbound`, "inbound SMS, direct path")],
       [g("$KV.>", "never write a key, signer, revocation or quota"), g("$JS.API.>", "no JetStream")],
     ),
     subscribe: rules([], [g(">", "nothing to receive")]),
@@ -292,80 +350,6 @@ export function permits(r: Rules, subject: string): boolean {
   return r.allow.some((x) => subjectMatches(x.subject, subject)) && !r.deny.some((x) => subjectMatches(x.subject, subject));
 }
 
-// ---- nats-server configuration -----------------------------------------------------------------
-
-export interface RenderOptions {
-  /** Roles to include (default: DEFAULT_ROLES). */
-  roles?: readonly RoleName[];
-  /** Literal passwords per role; a role without one gets `$<passwordEnv>` (read from the environment). */
-  passwords?: Partial<Record<RoleName, string>>;
-  /** User names per role (default: the matrix's). */
-  users?: Partial<Record<RoleName, string>>;
-  /** The matrix (default: PERMISSIONS). */
-  matrix?: PermissionMatrix;
-}
-
-const SAFE_PASSWORD = /^[A-Za-z0-9._~+/=-]{16,256}$/;
-const SAFE_USER = /^[A-Za-z0-9._-]{1,64}$/;
-
-/**
- * The nats-server `authorization { users: [...] }` block for these roles. There is no
- * `no_auth_user`: a connection without credentials is refused.
- */
-export function renderAuthorization(options: RenderOptions = {}): string {
-  const matrix = options.matrix ?? PERMISSIONS;
-  const roles = options.roles ?? DEFAULT_ROLES;
-  const out: string[] = [
-    "# NATS users of sms-ws-gateway, rendered from src/bus/permissions.ts",
-    "# (`sms-ws provision --print-nats-config`): change the matrix there, then re-render.",
-    "# No no_auth_user: a client without credentials is refused.",
-    "authorization {",
-    "  users: [",
-  ];
-  for (const role of roles) {
-    const p = matrix[role];
-    const user = options.users?.[role] ?? p.user;
-    if (!SAFE_USER.test(user)) throw new Error(`NATS user name for role ${role} must match ${SAFE_USER}: got ${JSON.stringify(user)}`);
-    const literal = options.passwords?.[role];
-    if (literal !== undefined && !SAFE_PASSWORD.test(literal)) {
-      throw new Error(`NATS password for role ${role} must be 16-256 characters of [A-Za-z0-9._~+/=-]`);
-    }
-    out.push(`    # ${role}: ${p.who.split(":")[0]}`);
-    out.push("    {");
-    out.push(`      user: ${quote(user)}`);
-    out.push(`      password: ${literal === undefined ? `$${p.passwordEnv}` : quote(literal)}`);
-    out.push("      permissions: {");
-    out.push(...renderRules("publish", p.publish, role));
-    out.push(...renderRules("subscribe", p.subscribe, role));
-    out.push("      }");
-    out.push("    }");
-  }
-  out.push("  ]", "}");
-  return `${out.join("\n")}\n`;
-}
-
-function renderRules(kind: "publish" | "subscribe", r: Rules, role: RoleName): string[] {
-  // nats-server reads a missing allow list as "everything": a role must allow something or
-  // deny everything, never neither.
-  if (r.allow.length === 0 && !r.deny.some((d) => d.subject === ">")) {
-    throw new Error(`role ${role}: ${kind} allows nothing and does not deny ">": nats-server would allow everything`);
-  }
-  const lines = [`        ${kind}: {`];
-  for (const [name, list] of [["allow", r.allow], ["deny", r.deny]] as const) {
-    if (list.length === 0) continue;
-    lines.push(`          ${name}: [`);
-    for (const x of list) lines.push(`            ${quote(x.subject)}`);
-    lines.push("          ]");
-  }
-  lines.push("        }");
-  return lines;
-}
-
-function quote(s: string): string {
-  if (/["\\\s]/.test(s)) throw new Error(`cannot quote ${JSON.stringify(s)} for nats.conf`);
-  return `"${s}"`;
-}
-
 // ---- documentation -----------------------------------------------------------------------------
 
 /** The Markdown tables of docs/security.md (a unit test keeps the document in step). */
@@ -374,8 +358,10 @@ export function renderPermissionTables(matrix: PermissionMatrix = PERMISSIONS): 
   for (const role of Object.keys(matrix) as RoleName[]) {
     const p = matrix[role];
     out.push(`#### \`${role}\`${p.optIn ? " (opt-in)" : ""}`, "");
-    out.push(`${capitalize(p.who)}. NATS user \`${p.user}\`, password \`$${p.passwordEnv}\`, inbox prefix \`${p.inboxPrefix}\`.`);
-    out.push("", "| | subject | why |", "|---|---|---|");
+    out.push(
+      `${capitalize(p.who)}. NATS user \`${p.user}\` in account \`${p.account}\`, password \`$${p.passwordEnv}\`, inbox prefix \`${p.inboxPrefix}\`.`,
+    );
+    out.push("", "| | subject | served by | why |", "|---|---|---|---|");
     const rows: [string, readonly Grant[]][] = [
       ["publish", p.publish.allow],
       ["publish **denied**", p.publish.deny],
@@ -383,11 +369,17 @@ export function renderPermissionTables(matrix: PermissionMatrix = PERMISSIONS): 
       ["subscribe **denied**", p.subscribe.deny],
     ];
     for (const [label, grants] of rows) {
-      for (const x of grants) out.push(`| ${label} | \`${x.subject}\` | ${x.why} |`);
+      for (const x of grants) out.push(`| ${label} | \`${x.subject}\` | ${servedBy(p, x)} | ${x.why} |`);
     }
     out.push("");
   }
   return out.join("\n");
+}
+
+/** Which account serves a grant, as the tables show it: an import names its exporter. */
+function servedBy(p: RolePermissions, x: Grant): string {
+  if (x.from === undefined || x.from === p.account) return "";
+  return `${x.from} (${x.streamed ? "service import, streamed answers" : "import"})`;
 }
 
 function capitalize(s: string): string {

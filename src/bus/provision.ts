@@ -12,10 +12,10 @@
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config/config.js";
-import { BUCKETS, createBucket } from "./buckets.js";
+import { BUCKET_MAX_CONSUMERS, BUCKETS, createBucket } from "./buckets.js";
 import { DURABLE_PREFIX, STREAM_NAME } from "./contract.js";
 import { Partitions } from "./partitions.js";
-import { ensureStream, streamInfo } from "./stream.js";
+import { ensureStream, streamInfo, updateMaxConsumers } from "./stream.js";
 
 export type ProvisionAction = "created" | "updated" | "unchanged" | "skipped";
 
@@ -55,7 +55,7 @@ export async function provision(nc: NatsConnection, config: Config): Promise<Pro
         kind: "stream",
         name: p.stream,
         action: before === null ? "created" : sameStreamLimits(before.config, after.config) ? "unchanged" : "updated",
-        detail: `replicas ${after.config.num_replicas}, max age ${after.config.max_age / NS_PER_S} s, max bytes ${after.config.max_bytes}`,
+        detail: `replicas ${after.config.num_replicas}, max age ${after.config.max_age / NS_PER_S} s, max bytes ${after.config.max_bytes}, max consumers ${maxConsumers(after.config)}`,
       });
     }
   } else {
@@ -94,18 +94,27 @@ type Jsm = Awaited<ReturnType<typeof jetstreamManager>>;
 async function provisionBucket(nc: NatsConnection, jsm: Jsm, name: string, replicas: number, ttlMs: number): Promise<ProvisionStep> {
   const stream = `KV_${name}`;
   const wantedAge = ttlMs * 1_000_000;
-  const detail = `replicas ${replicas}, ttl ${ttlMs === 0 ? "none" : `${ttlMs / 1000} s`}`;
+  const detail = (c: StreamConfig): string => `replicas ${replicas}, ttl ${ttlMs === 0 ? "none" : `${ttlMs / 1000} s`}, max consumers ${maxConsumers(c)}`;
   const info = await streamInfo(nc, stream);
   if (info === null) {
+    // Kvm.create takes no max_consumers: it is set right after, by the update below.
     await createBucket(nc, name, { replicas, ttlMs });
-    return { kind: "bucket", name, action: "created", detail };
   }
-  // Kvm.create leaves an existing bucket as it is: bring its replicas and TTL to ours here.
-  if (info.config.num_replicas === replicas && info.config.max_age === wantedAge) {
-    return { kind: "bucket", name, action: "unchanged", detail };
+  const current = info ?? (await streamInfo(nc, stream));
+  if (current === null) throw new Error(`bucket ${name} vanished while being provisioned`);
+  // Kvm.create leaves an existing bucket as it is: bring its replicas, TTL and consumer bound to ours here.
+  const c = current.config;
+  if (c.num_replicas === replicas && c.max_age === wantedAge && c.max_consumers === BUCKET_MAX_CONSUMERS) {
+    return { kind: "bucket", name, action: info === null ? "created" : "unchanged", detail: detail(c) };
   }
-  await jsm.streams.update(stream, { num_replicas: replicas, max_age: wantedAge });
-  return { kind: "bucket", name, action: "updated", detail };
+  const after = await updateMaxConsumers(c.max_consumers, BUCKET_MAX_CONSUMERS, (extra) => jsm.streams.update(stream, { num_replicas: replicas, max_age: wantedAge, ...extra }));
+  const changed = info !== null && (c.num_replicas !== replicas || c.max_age !== wantedAge || after.config.max_consumers !== c.max_consumers);
+  return { kind: "bucket", name, action: info === null ? "created" : changed ? "updated" : "unchanged", detail: detail(after.config) };
+}
+
+/** A stream's consumer bound as provisioning reports it: its own, or the DATA account's per-stream cap (-1). */
+function maxConsumers(c: StreamConfig): string {
+  return c.max_consumers === undefined || c.max_consumers < 0 ? "account cap" : String(c.max_consumers);
 }
 
 function sameStreamLimits(a: StreamConfig, b: StreamConfig): boolean {
@@ -113,6 +122,7 @@ function sameStreamLimits(a: StreamConfig, b: StreamConfig): boolean {
     a.max_age === b.max_age &&
     a.max_bytes === b.max_bytes &&
     a.num_replicas === b.num_replicas &&
+    a.max_consumers === b.max_consumers &&
     a.republish?.src === b.republish?.src &&
     a.republish?.dest === b.republish?.dest
   );

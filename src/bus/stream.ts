@@ -20,6 +20,16 @@ import { Partitions, type Partition } from "./partitions.js";
 
 type StreamSettings = Pick<Config, "streamStorage" | "streamMaxAgeS" | "streamMaxBytes" | "streamReplicas">;
 
+/**
+ * Consumers one event stream may have at once (W-6: without a bound, one gateway password could
+ * create them without end). What a node legitimately holds on a stream: one ordered consumer per
+ * filter of each read in progress, RESUME_CONCURRENCY (8) + HISTORY_CONCURRENCY (16) reads plus
+ * gap repairs, each deleted when done: about 32 at the default settings, at full load. 1024 is
+ * 32 such nodes at full load. Also the DATA account's per-stream cap (src/bus/nats-accounts.ts),
+ * which bounds streams provisioned before this setting on servers that cannot update it (2.9).
+ */
+export const STREAM_MAX_CONSUMERS = 1024;
+
 /** The single stream SMS_EVENTS (STREAM_PARTITIONS=1): the default partition everywhere below. */
 export const SINGLE: Partition = new Partitions(1).all[0] as Partition;
 
@@ -35,6 +45,7 @@ export function streamConfig(config: StreamSettings, p: Partition = SINGLE): Par
     // Producers retrying a publish with the same Nats-Msg-Id within 2 min store it once.
     duplicate_window: 120 * 1_000_000_000,
     allow_direct: true,
+    max_consumers: STREAM_MAX_CONSUMERS,
     republish: { src: p.republish.src, dest: p.republish.dest },
   };
 }
@@ -65,14 +76,11 @@ export async function ensureStream(nc: NatsConnection, config: StreamSettings, p
         c.max_bytes !== wanted.max_bytes ||
         c.republish?.src !== wanted.republish?.src ||
         c.republish?.dest !== wanted.republish?.dest ||
-        c.num_replicas !== wanted.num_replicas;
+        c.num_replicas !== wanted.num_replicas ||
+        !sameMaxConsumers(c.max_consumers, wanted.max_consumers);
       if (!differs) return info;
-      return await jsm.streams.update(p.stream, {
-        max_age: wanted.max_age,
-        max_bytes: wanted.max_bytes,
-        republish: wanted.republish,
-        num_replicas: wanted.num_replicas,
-      });
+      const update = { max_age: wanted.max_age, max_bytes: wanted.max_bytes, republish: wanted.republish, num_replicas: wanted.num_replicas };
+      return await updateMaxConsumers(c.max_consumers, wanted.max_consumers, (extra) => jsm.streams.update(p.stream, { ...update, ...extra }));
     }
     try {
       return await jsm.streams.add(wanted);
@@ -80,6 +88,26 @@ export async function ensureStream(nc: NatsConnection, config: StreamSettings, p
       // Another node created it between our info and add: loop back to info.
       if (attempt >= 3) throw err;
     }
+  }
+}
+
+/**
+ * A stream created before max_consumers was provisioned has -1 (no limit of its own): nats-server
+ * 2.9 cannot change that on an update ("can not change MaxConsumers"), 2.10+ can. Where the
+ * server refuses, the stream keeps -1 and the DATA account's per-stream cap bounds it.
+ */
+function sameMaxConsumers(have: number | undefined, want: number | undefined): boolean {
+  return have === want || want === undefined;
+}
+
+/** Run an update with max_consumers when it changes; again without it when the server cannot change it. */
+export async function updateMaxConsumers<T>(have: number | undefined, want: number | undefined, update: (extra: { max_consumers?: number }) => Promise<T>): Promise<T> {
+  if (sameMaxConsumers(have, want)) return await update({});
+  try {
+    return await update({ max_consumers: want });
+  } catch (err) {
+    if (!(err instanceof Error) || !/MaxConsumers/i.test(err.message)) throw err;
+    return await update({});
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * A 3-server NATS cluster with JetStream (loopback, free ports, own store dirs), each server
- * running the production authorization block rendered from src/bus/permissions.ts (as
+ * running the production accounts block rendered from src/bus/permissions.ts (as
  * secure-nats.ts does for one server), provisioned by the admin user with 3 replicas.
  */
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
@@ -8,7 +8,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_ROLES, PERMISSIONS, renderAuthorization, type RoleName } from "../../src/bus/permissions.js";
+import { renderAuthorization } from "../../src/bus/nats-accounts.js";
+import { useLegacyConsumerCreate } from "../../src/bus/nats-connection.js";
+import { DEFAULT_ROLES, PERMISSIONS, type RoleName } from "../../src/bus/permissions.js";
 import { provision } from "../../src/bus/provision.js";
 import { loadConfig } from "../../src/config/config.js";
 import { freePort, startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
@@ -74,7 +76,10 @@ export async function startSecureCluster(size = 3): Promise<SecureCluster> {
     servers,
     nodeEnv: () => ({ NATS_URL: url, NATS_USER: PERMISSIONS.gateway.user, NATS_PASSWORD: passwords.gateway as string, STREAM_REPLICAS: "3" }),
     credentials: (role) => ({ user: PERMISSIONS[role].user, pass: passwords[role] as string }),
-    connect: (role, extra) => connect(options(role, extra)),
+    connect: async (role, extra) => {
+      const nc = await connect(options(role, extra));
+      return role === "gateway" ? useLegacyConsumerCreate(nc) : nc;
+    },
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
       rmSync(dir, { recursive: true, force: true });

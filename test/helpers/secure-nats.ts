@@ -1,15 +1,18 @@
 /**
- * A real nats-server (JetStream, loopback, free port) configured with exactly the authorization
- * block rendered from src/bus/permissions.ts, with random passwords for this run. Tests connect
- * per role, so a permission the code needs but the matrix lacks fails here, not in production.
+ * A real nats-server (JetStream, loopback, free port) configured with exactly the accounts block
+ * rendered from src/bus/permissions.ts (src/bus/nats-accounts.ts), with random passwords for this
+ * run. Tests connect per role, so a permission or import the code needs but the matrix lacks
+ * fails here, not in production. A gateway connection creates consumers as the node's does
+ * (useLegacyConsumerCreate).
  */
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderMappings } from "../../src/bus/partitions.js";
-import { DEFAULT_ROLES, PERMISSIONS, permissionMatrix, renderAuthorization, type RoleName } from "../../src/bus/permissions.js";
+import { renderAuthorization } from "../../src/bus/nats-accounts.js";
+import { useLegacyConsumerCreate } from "../../src/bus/nats-connection.js";
+import { DEFAULT_ROLES, PERMISSIONS, type RoleName } from "../../src/bus/permissions.js";
 import { startNatsServer, type EmbeddedNats } from "../../src/dev/embedded-nats.js";
 
 export interface RoleCredentials {
@@ -19,13 +22,13 @@ export interface RoleCredentials {
 }
 
 export interface SecureNats extends EmbeddedNats {
-  /** The nats.conf the server runs with (authorization block only; passwords are this run's). */
+  /** The nats.conf the server runs with (accounts block only; passwords are this run's). */
   readonly configText: string;
   readonly credentials: Readonly<Partial<Record<RoleName, RoleCredentials>>>;
   /** Connection options for a role: servers, user, password and the role's inbox prefix. */
   options(role: RoleName, extra?: Partial<ConnectionOptions>): ConnectionOptions;
   /**
-   * Rewrite the config for another STREAM_PARTITIONS (mapping and grants; same passwords) and
+   * Rewrite the config for another STREAM_PARTITIONS (mapping and grants, imports; same passwords) and
    * reload the running server (SIGHUP): the migration's switch.
    */
   reconfigure(partitions: number, options?: { mapping?: boolean }): void;
@@ -43,8 +46,7 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     passwords[role] = pass;
     credentials[role] = { user: PERMISSIONS[role].user, pass, inboxPrefix: PERMISSIONS[role].inboxPrefix };
   }
-  const render = (partitions: number, mapping = true): string =>
-    (mapping ? renderMappings(partitions) : "") + renderAuthorization({ roles, passwords, matrix: permissionMatrix({ partitions }) });
+  const render = (partitions: number, mapping = true): string => renderAuthorization({ roles, passwords, partitions, mapping });
   const configText = render(options.partitions ?? 1);
   const dir = mkdtempSync(join(tmpdir(), "smsws-secure-nats-"));
   const file = join(dir, "nats.conf");
@@ -67,7 +69,10 @@ export async function startSecureNats(options: { roles?: readonly RoleName[]; ar
     configText,
     credentials,
     options: optionsFor,
-    connect: (role, extra) => connect(optionsFor(role, { reconnect: false, ...extra })),
+    connect: async (role, extra) => {
+      const nc = await connect(optionsFor(role, { reconnect: false, ...extra }));
+      return role === "gateway" ? useLegacyConsumerCreate(nc) : nc;
+    },
     reconfigure(partitions, reconfigureOptions = {}) {
       // A reload takes JetStream from the file alone (the -js flag is forgotten): name it there.
       const jetstreamBlock = `jetstream { store_dir: ${JSON.stringify(storeDir)} }\n`;

@@ -15,10 +15,11 @@ import { connect, errors, type Msg, type NatsConnection, type Subscription } fro
 type PermissionViolation = InstanceType<typeof errors.PermissionViolationError>;
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUCKETS, openBucket } from "../../src/bus/buckets.js";
+import { BUCKET_MAX_CONSUMERS, BUCKETS, openBucket } from "../../src/bus/buckets.js";
 import { decodeBusEvent, type DecodedEvent } from "../../src/bus/event-decoder.js";
-import { PERMISSIONS, permits, renderAuthorization } from "../../src/bus/permissions.js";
-import { ensureStream, streamInfo } from "../../src/bus/stream.js";
+import { renderAuthorization } from "../../src/bus/nats-accounts.js";
+import { PERMISSIONS, permits } from "../../src/bus/permissions.js";
+import { ensureStream, STREAM_MAX_CONSUMERS, streamInfo } from "../../src/bus/stream.js";
 import { provision, type ProvisionStep } from "../../src/bus/provision.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createKey, revokeKey } from "../../src/keys/key-admin.js";
@@ -168,12 +169,15 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
       LOG_LEVEL: "silent",
     });
     const { stdout } = await run(process.execPath, [CLI, "provision"], { env: env("admin") });
+    // nats-server 2.9 cannot set a bucket's max_consumers after Kvm.create: the account's cap bounds it.
+    const [major = 0, minor = 0] = (admin.info?.version ?? "0.0").split(".").map(Number);
+    const bucketCap = major > 2 || minor >= 10 ? String(BUCKET_MAX_CONSUMERS) : "account cap";
     expect(stdout.trim().split("\n")).toEqual([
-      expect.stringMatching(/^stream SMS_EVENTS: unchanged \(replicas 1, max age 86400 s/),
-      `bucket ${BUCKETS.apiKeys}: unchanged (replicas 1, ttl none)`,
-      `bucket ${BUCKETS.tokenSigners}: unchanged (replicas 1, ttl none)`,
-      `bucket ${BUCKETS.revokedTokens}: unchanged (replicas 1, ttl ${TTL_S} s)`,
-      `bucket ${BUCKETS.tenants}: unchanged (replicas 1, ttl none)`,
+      expect.stringMatching(new RegExp(`^stream SMS_EVENTS: unchanged \\(replicas 1, max age 86400 s, .*max consumers ${STREAM_MAX_CONSUMERS}\\)$`)),
+      `bucket ${BUCKETS.apiKeys}: unchanged (replicas 1, ttl none, max consumers ${bucketCap})`,
+      `bucket ${BUCKETS.tokenSigners}: unchanged (replicas 1, ttl none, max consumers ${bucketCap})`,
+      `bucket ${BUCKETS.revokedTokens}: unchanged (replicas 1, ttl ${TTL_S} s, max consumers ${bucketCap})`,
+      `bucket ${BUCKETS.tenants}: unchanged (replicas 1, ttl none, max consumers ${bucketCap})`,
     ]);
     const denied = run(process.execPath, [CLI, "provision"], { env: { ...env("gateway"), STREAM_MAX_AGE_S: "60" } });
     await expect(denied).rejects.toMatchObject({ stderr: expect.stringMatching(/Permissions Violation/) });
@@ -341,10 +345,10 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
     await expect(kv.put(hash, ADMIN_RECORD)).rejects.toThrow(REFUSED);
     await expect(kv.delete(hashApiKey("any"))).rejects.toThrow(REFUSED);
 
-    // With nats-server's allow_responses this would store the key: the gateway may publish and
-    // subscribe on the fleet subjects, so it could send itself a request whose reply subject is
-    // the key and answer it. No role has allow_responses.
-    const loop = "sms-ws.fleet.loop";
+    // With nats-server's allow_responses this would store the key (in one account): the gateway
+    // may publish and subscribe on the fleet counts, so it could send itself a request whose
+    // reply subject is the key and answer it. No role has allow_responses.
+    const loop = "sms-ws.fleet.counts.loop";
     const answered = new Promise<void>((resolve) => {
       gateway.subscribe(loop, {
         max: 1,
@@ -372,20 +376,43 @@ describe("NATS permissions: each role can do its job and nothing more", () => {
     expect(permits(PERMISSIONS.gateway.publish, `$JS.API.STREAM.CREATE.${STREAM_NAME}`)).toBe(false);
   });
 
-  it("gateway answers fleet requests on the admin inbox only, and cannot read other inboxes", async () => {
-    const service = gateway.subscribe("$SRV.PING.sms-ws-gateway", { callback: (_e, m) => void m.respond("pong") });
+  it("gateway answers the admin's fleet requests through the mapped reply only, and sends none itself", async () => {
+    const seen: string[] = [];
+    const service = gateway.subscribe("$SRV.PING.sms-ws-gateway", {
+      callback: (_e, m) => {
+        seen.push(m.reply ?? "");
+        m.respond("pong");
+      },
+    });
+    const conns = gateway.subscribe("sms-ws.fleet.conns", {
+      callback: (_e, m) => {
+        seen.push(m.reply ?? "");
+        m.respond("a");
+        m.respond("b");
+      },
+    });
     await gateway.flush();
     const reply = await admin.request("$SRV.PING.sms-ws-gateway", "", { timeout: 5000 });
     expect(reply.string()).toBe("pong");
+    // Several answers to one request (conns in chunks, every node): the export's streamed response type.
+    const answers: string[] = [];
+    for await (const m of await admin.requestMany("sms-ws.fleet.conns", "{}", { maxMessages: 2, maxWait: 5000 })) answers.push(m.string());
+    expect(answers).toEqual(["a", "b"]);
+    // The node sees the account boundary's mapped reply subject, never the admin's inbox.
+    expect(seen).toHaveLength(2);
+    for (const r of seen) expect(r).toMatch(/^_R_\./);
     service.unsubscribe();
+    conns.unsubscribe();
 
     for (const subject of ["_INBOX.>", "_INBOX_admin.>"]) {
       const sub = gateway.subscribe(subject);
       expect(await sub.closed).toBeInstanceOf(errors.PermissionViolationError);
       await gatewayViolations.next("subscription", subject);
     }
-    // A reply to a producer's inbox (not the admin's) is refused.
-    gateway.publish("_INBOX.stolen", "x");
-    await gatewayViolations.next("publish", "_INBOX.stolen");
+    // Neither an answer straight to an inbox, nor a fleet request of its own.
+    for (const subject of ["_INBOX.stolen", "_INBOX_admin.forged", "sms-ws.fleet.kick", "sms-ws.fleet.conns", "sms-ws.fleet.stats", "$SRV.PING.sms-ws-gateway"]) {
+      gateway.publish(subject, "{}");
+      await gatewayViolations.next("publish", subject);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, it, expect } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { renderAuthorization } from "../../src/bus/nats-accounts.js";
 import { DEFAULT_ROLES, PERMISSIONS } from "../../src/bus/permissions.js";
 import { acceptedEnv, loadConfig, settings, type Config } from "../../src/config/config.js";
 import { natsPins } from "../../src/dev/nats-binaries.js";
@@ -548,15 +549,17 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
     for (let i = 0; i < replicas; i++) expect(conf).toContain(`nats://${sts.metadata.name}-${i}.${stsSpec.serviceName}:`);
   });
 
-  it("configures exactly the NATS users and permissions of src/bus/permissions.ts, and no anonymous user", () => {
+  it("configures exactly the NATS accounts, users and permissions of src/bus/permissions.ts, and no anonymous user", () => {
     const conf = natsConf(render(dir));
     expect(conf.no_auth_user, "no no_auth_user").toBeUndefined();
-    const auth = mapOf(conf.authorization);
-    const users = (auth.users ?? []) as ConfMap[];
+    expect(conf.authorization, "users live in accounts, not in a global authorization block").toBeUndefined();
+    const accounts = mapOf(conf.accounts);
+    const users = Object.values(accounts).flatMap((a) => (mapOf(a).users ?? []) as ConfMap[]);
     expect(users.map((u) => String(u.user)).sort()).toEqual(DEFAULT_ROLES.map((r) => PERMISSIONS[r].user).sort());
     for (const role of DEFAULT_ROLES) {
       const want = PERMISSIONS[role];
       const user = users.find((u) => u.user === want.user)!;
+      expect((mapOf(accounts[want.account]).users as ConfMap[]).includes(user), `${role} in account ${want.account}`).toBe(true);
       expect(user.password, `${role}: password from $${want.passwordEnv}`).toBe(`$${want.passwordEnv}`);
       const perms = mapOf(user.permissions);
       expect(Object.keys(perms).sort(), `${role}: only publish and subscribe rules (no allow_responses)`).toEqual(["publish", "subscribe"]);
@@ -564,6 +567,13 @@ describe.each(["k8s/overlays/production", "k8s"])("kubectl kustomize %s", (dir) 
         for (const list of ["allow", "deny"] as const) {
           expect(setOf(strings(mapOf(perms[kind])[list])), `${role} ${kind} ${list}`).toEqual(setOf(want[kind][list].map((g) => g.subject)));
         }
+      }
+    }
+    // Exports and imports exactly as rendered from the matrix (src/bus/nats-accounts.ts).
+    const rendered = mapOf(parseNatsConf(renderAuthorization()).accounts);
+    for (const name of Object.keys(rendered)) {
+      for (const key of ["exports", "imports", "jetstream"]) {
+        expect(mapOf(accounts[name])[key], `${name} ${key}`).toEqual(mapOf(rendered[name])[key]);
       }
     }
   });

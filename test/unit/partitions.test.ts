@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fnv1a32, partitionIndex, partitionMapping, Partitions, renderMappings } from "../../src/bus/partitions.js";
-import { permissionMatrix, permits, PERMISSIONS, renderAuthorization } from "../../src/bus/permissions.js";
+import { renderAuthorization } from "../../src/bus/nats-accounts.js";
+import { permissionMatrix, permits, PERMISSIONS } from "../../src/bus/permissions.js";
 import { epochOf, streamConfig } from "../../src/bus/stream.js";
 import { parseAuthMessage } from "../../src/protocol/client-messages.js";
 import { parseHistoryQuery, partitionOfEpoch } from "../../src/protocol/history-query.js";
@@ -41,7 +42,8 @@ describe("partitions", () => {
     const m = permissionMatrix({ partitions: 4 });
     for (const s of ["SMS_EVENTS_0", "SMS_EVENTS_3"]) {
       expect(permits(m.gateway.publish, `$JS.API.STREAM.INFO.${s}`)).toBe(true);
-      expect(permits(m.gateway.publish, `$JS.API.CONSUMER.CREATE.${s}.x.in.sms.1.t.a.*`)).toBe(true);
+      expect(permits(m.gateway.publish, `$JS.API.CONSUMER.CREATE.${s}`)).toBe(true);
+      expect(permits(m.gateway.publish, `$JS.API.CONSUMER.CREATE.${s}.x.in.sms.1.t.a.*`)).toBe(false);
       expect(permits(m.gateway.publish, `$JS.API.STREAM.CREATE.${s}`)).toBe(false);
       expect(permits(m.admin.publish, `$JS.API.STREAM.CREATE.${s}`)).toBe(true);
       expect(permits(m.admin.publish, `$JS.API.STREAM.DELETE.${s}`)).toBe(false);

@@ -13,11 +13,12 @@ import {
   PERMISSIONS,
   permissionMatrix,
   permits,
-  renderAuthorization,
   renderPermissionTables,
   subjectMatches,
   type RoleName,
 } from "../../src/bus/permissions.js";
+import { accountsModel, renderAuthorization } from "../../src/bus/nats-accounts.js";
+import { STREAM_MAX_CONSUMERS } from "../../src/bus/stream.js";
 import { parseNatsConf, type ConfMap } from "../helpers/nats-conf.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -49,18 +50,17 @@ describe("the gateway role", () => {
     for (const subject of [
       "$JS.API.INFO",
       "$JS.API.STREAM.INFO.SMS_EVENTS",
-      "$JS.API.CONSUMER.CREATE.SMS_EVENTS.oc_1.in.sms.t.a.*",
       "$JS.API.CONSUMER.CREATE.SMS_EVENTS",
       "$JS.API.CONSUMER.INFO.SMS_EVENTS.oc_1",
       "$JS.API.CONSUMER.MSG.NEXT.SMS_EVENTS.oc_1",
       "$JS.API.CONSUMER.DELETE.SMS_EVENTS.oc_1",
       "$JS.API.STREAM.INFO.KV_sms_api_keys",
-      "$JS.API.CONSUMER.CREATE.KV_sms_api_keys.oc_1.$KV.sms_api_keys.>",
+      "$JS.API.CONSUMER.CREATE.KV_sms_api_keys",
       "$JS.API.STREAM.MSG.GET.KV_sms_token_signers",
       "$JS.API.DIRECT.GET.KV_sms_revoked_tokens.$KV.sms_revoked_tokens.jti",
       "$JS.FC.KV_sms_tenants.oc_1.abc",
-      "sms-ws.fleet.counts",
-      "_INBOX_admin.abc.1",
+      "sms-ws.fleet.counts.NODE1",
+      "_R_.abc.def",
     ]) {
       expect(canPublish("gateway", subject), subject).toBe(true);
     }
@@ -79,6 +79,14 @@ describe("the gateway role", () => {
       "$JS.API.STREAM.CREATE.KV_sms_api_keys",
       "$JS.API.STREAM.MSG.DELETE.SMS_EVENTS",
       "$JS.API.CONSUMER.DURABLE.CREATE.SMS_EVENTS.d",
+      "$JS.API.CONSUMER.CREATE.SMS_EVENTS.d",
+      "$JS.API.CONSUMER.CREATE.SMS_EVENTS.oc_1.in.sms.t.a.*",
+      "$JS.API.CONSUMER.CREATE.KV_sms_api_keys.oc_1.$KV.sms_api_keys.>",
+      "sms-ws.fleet.kick",
+      "sms-ws.fleet.conns",
+      "sms-ws.fleet.stats",
+      "$SRV.PING.sms-ws-gateway",
+      "_INBOX_admin.abc.1",
       "$JS.API.CONSUMER.CREATE.OTHER_STREAM",
       "$JS.API.STREAM.INFO.OTHER_STREAM",
       "_INBOX.abc",
@@ -130,10 +138,12 @@ describe("the admin role", () => {
       "$KV.sms_tenants.t1",
       "$SRV.PING.sms-ws-gateway",
       "sms-ws.fleet.kick",
+      "sms-ws.fleet.conns",
+      "sms-ws.fleet.stats",
     ]) {
       expect(canPublish("admin", subject), subject).toBe(true);
     }
-    for (const subject of ["in.sms.t.a.status", "sms.t.a.status", "$JS.API.STREAM.DELETE.SMS_EVENTS", "$JS.API.STREAM.PURGE.KV_sms_api_keys", "$KV.other_bucket.x", "$JS.API.STREAM.CREATE.EVIL"]) {
+    for (const subject of ["sms-ws.fleet.counts.NODE1", "in.sms.t.a.status", "sms.t.a.status", "$JS.API.STREAM.DELETE.SMS_EVENTS", "$JS.API.STREAM.PURGE.KV_sms_api_keys", "$KV.other_bucket.x", "$JS.API.STREAM.CREATE.EVIL"]) {
       expect(canPublish("admin", subject), subject).toBe(false);
     }
     expect(canSubscribe("admin", "_INBOX_admin.>")).toBe(true);
@@ -190,19 +200,75 @@ describe("every role", () => {
   });
 });
 
-describe("renderAuthorization", () => {
-  const users = (text: string) => ((parseNatsConf(text).authorization as ConfMap).users as ConfMap[]);
+describe("renderAuthorization: the accounts block", () => {
+  const accounts = (text: string) => parseNatsConf(text).accounts as ConfMap;
+  const users = (text: string): ConfMap[] =>
+    Object.values(accounts(text)).flatMap((a) => ((a as ConfMap).users ?? []) as ConfMap[]);
+  const accountOf = (text: string, user: string): string =>
+    Object.entries(accounts(text)).find(([, a]) => (((a as ConfMap).users ?? []) as ConfMap[]).some((u) => u.user === user))![0];
 
-  it("renders the default roles with $ENV password references and no anonymous access", () => {
+  it("puts each role in its account, with $ENV password references and no anonymous access", () => {
     const text = renderAuthorization();
-    const parsed = users(text);
-    expect(parsed.map((u) => u.user)).toEqual(["gateway", "producer", "admin"]);
-    expect(parsed.map((u) => u.password)).toEqual(["$NATS_GATEWAY_PASSWORD", "$NATS_PRODUCER_PASSWORD", "$NATS_ADMIN_PASSWORD"]);
+    expect(Object.keys(accounts(text))).toEqual(["DATA", "GATEWAY", "PRODUCER"]);
+    expect(users(text).map((u) => u.user)).toEqual(["admin", "gateway", "producer"]);
+    expect(users(text).map((u) => u.password)).toEqual(["$NATS_ADMIN_PASSWORD", "$NATS_GATEWAY_PASSWORD", "$NATS_PRODUCER_PASSWORD"]);
+    for (const role of DEFAULT_ROLES) expect(accountOf(text, PERMISSIONS[role].user), role).toBe(PERMISSIONS[role].account);
     expect(text).not.toMatch(/^\s*no_auth_user\s*[:=]/m);
     expect(text).not.toMatch(/allow_responses/);
-    const gw = (parsed[0]!.permissions as ConfMap).publish as ConfMap;
+    expect(text).not.toMatch(/^authorization/m);
+    const gw = (users(text)[1]!.permissions as ConfMap).publish as ConfMap;
     expect(gw.allow).toEqual(PERMISSIONS.gateway.publish.allow.map((g) => g.subject));
     expect(gw.deny).toEqual(PERMISSIONS.gateway.publish.deny.map((g) => g.subject));
+  });
+
+  it("enables JetStream in DATA only, with the per-stream consumer cap", () => {
+    const a = accounts(renderAuthorization());
+    expect((a.DATA as ConfMap).jetstream).toEqual({ max_consumers: String(STREAM_MAX_CONSUMERS) });
+    expect((a.GATEWAY as ConfMap).jetstream).toBeUndefined();
+    expect((a.PRODUCER as ConfMap).jetstream).toBeUndefined();
+  });
+
+  it("imports exactly what another account exports to it, and nothing that writes", () => {
+    const model = accountsModel(PERMISSIONS, [...DEFAULT_ROLES, "directProducer"]);
+    const byName = Object.fromEntries(model.map((m) => [m.name, m]));
+    for (const m of model) {
+      for (const i of m.imports) {
+        const e = byName[i.from]!.exports.find((x) => x.kind === i.kind && x.subject === i.subject);
+        expect(e, `${m.name} imports ${i.kind} ${i.subject} from ${i.from}`).toBeDefined();
+        expect(e!.to).toContain(m.name);
+      }
+      for (const e of m.exports) expect(e.to, `${m.name} exports ${e.subject} to itself`).not.toContain(m.name);
+    }
+    const dataExports = byName.DATA!.exports.map((e) => e.subject);
+    for (const forbidden of ["$KV.", "$JS.API.STREAM.CREATE", "$JS.API.STREAM.UPDATE", "$JS.API.STREAM.DELETE", "$JS.API.STREAM.PURGE", "$JS.API.CONSUMER.DURABLE"]) {
+      expect(dataExports.filter((x) => x.startsWith(forbidden)), forbidden).toEqual([]);
+    }
+    expect(dataExports.filter((x) => /^\$JS\.API\.CONSUMER\.CREATE\.[^.]+\./.test(x)), "only the legacy (ephemeral) create form").toEqual([]);
+    const next = byName.DATA!.exports.find((e) => e.subject === "$JS.API.CONSUMER.MSG.NEXT.SMS_EVENTS.*");
+    expect(next).toMatchObject({ kind: "service", streamed: true, to: ["GATEWAY"] });
+    expect(byName.DATA!.exports.filter((e) => e.kind === "stream").map((e) => e.subject).sort()).toEqual(["_INBOX_gateway.>", "sms.>"]);
+    expect(byName.PRODUCER!.imports).toEqual([{ kind: "service", subject: "in.sms.>", from: "DATA" }]);
+    expect(byName.PRODUCER!.exports).toEqual([]);
+    // The fleet plane: the nodes' services, to the admin's account only, every node answering.
+    expect(byName.GATEWAY!.exports.map((e) => [e.subject, e.to, e.streamed])).toEqual([
+      ["$SRV.*", ["DATA"], true],
+      ["$SRV.*.sms-ws-gateway", ["DATA"], true],
+      ["$SRV.*.sms-ws-gateway.*", ["DATA"], true],
+      ["sms-ws.fleet.conns", ["DATA"], true],
+      ["sms-ws.fleet.kick", ["DATA"], true],
+      ["sms-ws.fleet.stats", ["DATA"], true],
+    ]);
+    expect(byName.GATEWAY!.exports.some((e) => e.subject.startsWith("sms-ws.fleet.counts"))).toBe(false);
+  });
+
+  it("renders the partition mapping in PRODUCER, where producers publish, and only when asked", () => {
+    const producer = (text: string) => accounts(text).PRODUCER as ConfMap;
+    expect(producer(renderAuthorization({ partitions: 4 })).mappings).toEqual({
+      "in.sms.*.*.*": "in.sms.{{partition(4,1)}}.{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
+    });
+    expect(producer(renderAuthorization({ partitions: 4, mapping: false })).mappings).toBeUndefined();
+    expect(producer(renderAuthorization()).mappings).toBeUndefined();
+    expect(renderAuthorization({ partitions: 4 })).toContain('"$JS.API.CONSUMER.MSG.NEXT.SMS_EVENTS_3.*"');
   });
 
   it("takes literal passwords and user names, and renders the opt-in role denying every subscription", () => {
@@ -213,10 +279,11 @@ describe("renderAuthorization", () => {
     });
     const parsed = users(text);
     expect(parsed.map((u) => [u.user, u.password])).toEqual([
-      ["producer", "a".repeat(32)],
       ["carrier-bridge", "$NATS_DIRECT_PRODUCER_PASSWORD"],
+      ["producer", "a".repeat(32)],
     ]);
-    const sub = (parsed[1]!.permissions as ConfMap).subscribe as ConfMap;
+    expect(accountOf(text, "carrier-bridge")).toBe("GATEWAY");
+    const sub = (parsed[0]!.permissions as ConfMap).subscribe as ConfMap;
     expect(sub.allow).toBeUndefined();
     expect(sub.deny).toEqual([">"]);
   });
