@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateFleetKey } from "../../src/fleet/fleet-key.js";
 import { FLEET_SUBJECTS, SERVICE_NAME } from "../../src/fleet/messages.js";
 import { metricValue, startProducer, startTestNats, startTestNode, type Producer, type TestNats, type TestNode } from "../helpers/harness.js";
+import { Violations } from "../helpers/nats-violations.js";
 import { pollUntil } from "../helpers/poll.js";
 
 const run = promisify(execFile);
@@ -23,6 +24,7 @@ const QUOTA = 3;
 let nats: TestNats;
 let producer: Producer;
 let gateway: NatsConnection;
+let gatewayViolations: Violations;
 let a: TestNode;
 let b: TestNode;
 const fleetKey = generateFleetKey();
@@ -62,6 +64,7 @@ beforeAll(async () => {
   a = await startTestNode(nats, env);
   b = await startTestNode(nats, env);
   gateway = await nats.secure!.connect("gateway");
+  gatewayViolations = new Violations(gateway);
 }, 60_000);
 
 afterAll(async () => {
@@ -74,30 +77,34 @@ afterAll(async () => {
 });
 
 describe("fleet plane with a stolen gateway password", () => {
-  it("a conns request with a reply subject the gateway can read gets no answer (V-2 read)", async () => {
+  it("a conns or stats request from the gateway is refused by NATS and gets no answer (V-2 read)", async () => {
     const seen: string[] = [];
     gateway.subscribe(SPY, { callback: (_err, msg) => void seen.push(msg.string()) });
     await gateway.flush();
-    const before = await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "conns" });
     gateway.publish(FLEET_SUBJECTS.conns, "{}", { reply: SPY });
     gateway.publish(FLEET_SUBJECTS.stats, "", { reply: SPY });
-    // Both nodes decided (the counter moves when a request is dropped); an answer would have been sent before.
-    await pollUntil(async () => (await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "conns" })) === before + 2, 5000, "conns refused by both nodes");
-    await pollUntil(async () => (await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "stats" })) >= 2, 5000, "stats refused by both nodes");
+    await gatewayViolations.next("publish", FLEET_SUBJECTS.conns);
+    await gatewayViolations.next("publish", FLEET_SUBJECTS.stats);
+    // An admin request without a reply subject reaches the nodes (through the import) and is
+    // dropped by their own check: the counter moves on both, and nothing is answered.
+    const before = await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "conns" });
+    producer.admin.publish(FLEET_SUBJECTS.conns, "{}");
+    await pollUntil(async () => (await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "conns" })) === before + 2, 5000, "conns without a reply dropped by both nodes");
     await gateway.flush();
     expect(seen).toEqual([]);
   });
 
-  it("a kick with a non-operator reply, or none, kicks nobody (V-1)", async () => {
+  it("a kick from the gateway is refused by NATS; one without an operator reply kicks nobody (V-1)", async () => {
     const victim = await authenticate(a, keys.ta as string);
     expect(victim.frame.type).toBe("auth_ok");
     let closed: number | undefined;
     victim.ws.on("close", (code) => (closed = code));
     const socketsBefore = a.node.sockets.count;
-    const before = await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "kick" });
     gateway.publish(FLEET_SUBJECTS.kick, JSON.stringify({ tenant: "ta" }), { reply: SPY });
-    gateway.publish(FLEET_SUBJECTS.kick, JSON.stringify({ tenant: "ta" }));
-    await pollUntil(async () => (await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "kick" })) === before + 4, 5000, "both kicks refused by both nodes");
+    await gatewayViolations.next("publish", FLEET_SUBJECTS.kick);
+    const before = await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "kick" });
+    producer.admin.publish(FLEET_SUBJECTS.kick, JSON.stringify({ tenant: "ta" }));
+    await pollUntil(async () => (await fleetMetric("smsws_fleet_requests_refused_total", { endpoint: "kick" })) === before + 2, 5000, "the kick without a reply dropped by both nodes");
     expect(a.node.sockets.count).toBe(socketsBefore);
     // The socket still works end to end: a ping round trip after the refused kicks.
     await new Promise<void>((resolve) => {

@@ -11,8 +11,6 @@ import { Kvm } from "@nats-io/kv";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { connect, errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-
-type PermissionViolation = InstanceType<typeof errors.PermissionViolationError>;
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUCKET_MAX_CONSUMERS, BUCKETS, openBucket } from "../../src/bus/buckets.js";
@@ -27,6 +25,7 @@ import { hashApiKey } from "../../src/keys/key-record.js";
 import { KeyStore } from "../../src/keys/key-store.js";
 import { publishEvent } from "../../src/publisher/index.js";
 import { StreamReader } from "../../src/resume/stream-reader.js";
+import { Violations } from "../helpers/nats-violations.js";
 import { STREAM_NAME } from "../../src/bus/contract.js";
 import { startSecureNats, type SecureNats } from "../helpers/secure-nats.js";
 
@@ -37,36 +36,6 @@ const silent = pino({ level: "silent" });
 /** How a refused request fails (a RequestError carrying the server's permission violation). */
 const REFUSED = /Permissions Violation for Publish/;
 const ADMIN_RECORD = JSON.stringify({ role: "admin", createdAt: "2026-01-01T00:00:00.000Z" });
-
-/** Permission violations the server reported on a connection, awaitable by subject. */
-class Violations {
-  readonly seen: PermissionViolation[] = [];
-  readonly #waiters: { match: (e: PermissionViolation) => boolean; resolve: (e: PermissionViolation) => void }[] = [];
-
-  constructor(nc: NatsConnection) {
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type !== "error" || !(s.error instanceof errors.PermissionViolationError)) continue;
-        const e = s.error;
-        this.seen.push(e);
-        for (const w of [...this.#waiters]) {
-          if (w.match(e)) {
-            this.#waiters.splice(this.#waiters.indexOf(w), 1);
-            w.resolve(e);
-          }
-        }
-      }
-    })();
-  }
-
-  /** The server's refusal of a publish to (or subscription on) this subject. */
-  next(operation: "publish" | "subscription", subject: string): Promise<PermissionViolation> {
-    const match = (e: PermissionViolation) => e.operation === operation && e.subject === subject;
-    const already = this.seen.find(match);
-    if (already) return Promise.resolve(already);
-    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
-  }
-}
 
 /** Decoded live events a subscription receives, in order. */
 function collect(sub: Subscription): { events: DecodedEvent[]; next(): Promise<DecodedEvent> } {
