@@ -89,7 +89,7 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   // Phase 1: the ports open; /readyz says why the node is not ready yet.
   const metrics = createMetrics({ tenants: config.metricsTenants });
   const health = new NodeHealth(config.streamEnabled);
-  const http = new HttpServer(config, health, metrics);
+  const http = new HttpServer(config, health, metrics, log);
   // Static files only, so served from the first phase on (README.md, "Developer console").
   if (config.consoleEnabled) serveConsole(http.app, loadConsoleAssets());
   const metricsServer = await listenForMetrics(metrics, config);

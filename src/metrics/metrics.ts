@@ -150,6 +150,11 @@ export function createMetrics(options: { tenants?: readonly string[]; defaultMet
     }),
     draining: new Gauge({ name: "smsws_draining", help: "1 while the node is draining", registers }),
     ready: new Gauge({ name: "smsws_ready", help: "1 while /readyz answers 200", registers }),
+    // The accept guard (src/server/accept-guard.ts): descriptors against RLIMIT_NOFILE.
+    openFds: new Gauge({ name: "smsws_open_fds", help: "Open file descriptors of the process, as the accept guard last counted them", registers }),
+    fdLimit: new Gauge({ name: "smsws_fd_limit", help: "RLIMIT_NOFILE (soft) the accept guard measures against", registers }),
+    acceptPaused: new Gauge({ name: "smsws_accept_paused", help: "1 while the listener is closed because descriptors are near the limit", registers }),
+    acceptPauses: new Counter({ name: "smsws_accept_pauses_total", help: "Times the listener was closed because descriptors neared the limit", registers }),
     resumes: new Counter({
       name: "smsws_resumes_total",
       help: "Resume requests by outcome (stalled, behind: the socket was closed 4429 during its replay)",

@@ -5,10 +5,12 @@
  * listens first, before NATS is reached (health and readiness answer; upgrades get 503
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
+import type { Logger } from "pino";
 import uWS from "uWebSockets.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { AcceptGuard, processDescriptors, type DescriptorProbe } from "./accept-guard.js";
 import { corsFor, PREFLIGHT_HEADERS } from "./cors.js";
 import type { NodeHealth } from "./readiness.js";
 import type { Socket, SocketData } from "./sockets.js";
@@ -60,6 +62,10 @@ export class HttpServer {
     close: () => {},
   };
   #listenSocket: uWS.us_listen_socket | undefined;
+  /** The port bound by listen(), kept while the accept guard has the listener paused. */
+  #boundPort = -1;
+  #stopped = false;
+  #guardTimer: NodeJS.Timeout | undefined;
   /** Until accept(): 503 "starting". */
   #events: EventsHandlers = {
     history: (res) => notServing(res, this.health.draining ? "draining" : "starting"),
@@ -70,27 +76,75 @@ export class HttpServer {
     private readonly config: Config,
     private readonly health: NodeHealth,
     private readonly metrics: Metrics,
+    private readonly log?: Logger,
+    /** The descriptor budget the accept guard watches (accept-guard.ts); undefined: no guard. */
+    private readonly descriptors: DescriptorProbe | undefined = processDescriptors(),
   ) {
     this.app = uWS.App();
     this.#routes();
   }
 
+  /** The port the node serves on (also while the accept guard has the listener paused). */
   get port(): number {
-    return this.#listenSocket === undefined ? -1 : uWS.us_socket_local_port(this.#listenSocket as never);
+    return this.#boundPort;
   }
 
-  listen(): Promise<number> {
+  async listen(): Promise<number> {
     const { host, port } = this.config;
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (socket === false) {
-          reject(new Error(`cannot listen on ${host}:${port}`));
-          return;
-        }
+    if (!(await this.#bind(port))) throw new Error(`cannot listen on ${host}:${port}`);
+    this.#guard();
+    return this.#boundPort;
+  }
+
+  #bind(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.app.listen(this.config.host, port, (socket) => {
+        if (socket === false) return resolve(false);
         this.#listenSocket = socket;
-        resolve(this.port);
+        this.#boundPort = uWS.us_socket_local_port(socket as never);
+        resolve(true);
       });
     });
+  }
+
+  #closeListener(): void {
+    if (this.#listenSocket !== undefined) {
+      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+  }
+
+  /** Back off accepting near RLIMIT_NOFILE instead of spinning on EMFILE (accept-guard.ts). */
+  #guard(): void {
+    if (this.descriptors === undefined) return;
+    const { health, metrics, log } = this;
+    const guard = new AcceptGuard(
+      this.descriptors,
+      {
+        pause: () => this.#closeListener(),
+        resume: async () => this.#stopped || (await this.#bind(this.#boundPort)),
+      },
+      {
+        sampled: (open) => metrics.openFds.set(open),
+        paused: (open, limit) => {
+          health.acceptPaused = true;
+          metrics.acceptPaused.set(1);
+          metrics.acceptPauses.inc();
+          log?.warn({ openFds: open, fdLimit: limit }, "descriptors near the limit: not accepting connections");
+        },
+        resumed: (open, pausedMs) => {
+          health.acceptPaused = false;
+          metrics.acceptPaused.set(0);
+          log?.info({ openFds: open, pausedMs }, "accepting connections again");
+        },
+        resumeFailed: (open) => log?.warn({ openFds: open, port: this.#boundPort }, "cannot listen again yet; retrying"),
+      },
+    );
+    metrics.fdLimit.set(this.descriptors.limit);
+    this.#guardTimer = setInterval(() => {
+      guard.check().catch((err: unknown) => log?.warn({ err }, "descriptor check failed"));
+    }, this.descriptors.intervalMs);
+    this.#guardTimer.unref();
   }
 
   /** Phase two of the start: clients are served from now on. */
@@ -101,10 +155,9 @@ export class HttpServer {
 
   /** Stop accepting connections; open sockets stay. */
   stopListening(): void {
-    if (this.#listenSocket !== undefined) {
-      uWS.us_listen_socket_close(this.#listenSocket);
-      this.#listenSocket = undefined;
-    }
+    this.#stopped = true;
+    clearInterval(this.#guardTimer);
+    this.#closeListener();
   }
 
   #routes(): void {

@@ -11,6 +11,8 @@ export class NodeHealth {
   /** The stream has been checked once (always true when the node runs without a stream). */
   streamChecked: boolean;
   draining = false;
+  /** The listener is closed because descriptors are near RLIMIT_NOFILE (accept-guard.ts). */
+  acceptPaused = false;
 
   constructor(streamRequired: boolean) {
     this.streamChecked = !streamRequired;
@@ -22,6 +24,7 @@ export class NodeHealth {
     if (!this.natsConnected) reasons.push("nats_disconnected");
     if (!this.keysLoaded) reasons.push("keys_not_loaded");
     if (!this.streamChecked) reasons.push("stream_not_ready");
+    if (this.acceptPaused) reasons.push("accept_paused");
     return reasons.length === 0 ? { ready: true } : { ready: false, reasons };
   }
 }

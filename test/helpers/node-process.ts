@@ -14,9 +14,12 @@ export interface NodeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; t: number }>;
 }
 
-export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+/** `nofile`: run under `ulimit -n <nofile>` (soft and hard, so Node cannot raise it). */
+export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}, options: { nofile?: number } = {}): Promise<NodeProcess> {
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
-  const child = spawn(process.execPath, [CLI, "serve"], {
+  const [command, args] =
+    options.nofile === undefined ? [process.execPath, [CLI, "serve"]] : ["bash", ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, process.execPath, CLI, "serve"]];
+  const child = spawn(command, args, {
     env: { ...process.env, NATS_URL: natsUrl, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "info", AUTO_PROVISION: env.NATS_USER === undefined ? "true" : "false", MAX_UNAUTHENTICATED_PER_IP: "100000", AUTH_FAILURES_PER_IP_PER_MIN: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

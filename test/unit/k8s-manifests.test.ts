@@ -5,8 +5,9 @@
  * (or prom-client's defaults) exports. Renders k8s/ with `kubectl kustomize`; no cluster needed.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, it, expect } from "vitest";
@@ -14,6 +15,7 @@ import { parseAllDocuments } from "yaml";
 import { DEFAULT_ROLES, PERMISSIONS } from "../../src/bus/permissions.js";
 import { acceptedEnv, loadConfig, settings, type Config } from "../../src/config/config.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
+import { checkConfig, haproxyVersion } from "../helpers/haproxy.js";
 import { parseNatsConf, type ConfMap, type ConfValue } from "../helpers/nats-conf.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -745,6 +747,40 @@ describe("production overlay: tenant affinity and pools (docs/scaling.md)", () =
     const hpa = only(objects, "HorizontalPodAutoscaler").spec as { maxReplicas: number };
     expect(slots, "server-template slots >= HPA maxReplicas").toBeGreaterThanOrEqual(hpa.maxReplicas);
     expect(config.allowedRoles, "the app pool refuses admin credentials").toBe("app");
+  });
+
+  it("haproxy.cfg parses with a real HAProxy (`haproxy -c`), the version nearest the image's", () => {
+    const objects = render(dir);
+    const cfg = haproxyCfg(objects)!;
+    const image = (only(objects, "Deployment", "sms-ws-lb").spec as WorkloadSpec).template.spec.containers[0]!.image;
+    // The image pins 3.0; the test runs Debian's HAProxy (2.6 on bookworm): the config must use
+    // only keywords both know. A 3.0-only keyword fails here with HAProxy's own message.
+    expect(image).toMatch(/^haproxy:3\.0\.\d+/);
+    const version = /HAProxy version (\d+)\.(\d+)/.exec(haproxyVersion());
+    expect(Number(version?.[1]) * 100 + Number(version?.[2]), haproxyVersion()).toBeGreaterThanOrEqual(206);
+    const tmp = mkdtempSync(join(tmpdir(), "haproxy-cfg-"));
+    try {
+      writeFileSync(join(tmp, "haproxy.cfg"), cfg);
+      const { valid, output } = checkConfig(join(tmp, "haproxy.cfg"));
+      expect(valid, `haproxy -c on the production haproxy.cfg:\n${output}`).toBe(true);
+      expect(output, "no warnings either").not.toMatch(/\[(WARNING|ALERT)\]/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("limits each client address before it finishes a request, and leaves the ingress controllers untracked", () => {
+    const objects = render(dir);
+    const cfg = haproxyCfg(objects)!;
+    const lines = ["timeout http-request 5s", "tcp-request connection track-sc0 src unless from_ingress"];
+    for (const line of lines) expect(cfg, `haproxy.cfg: ${line}`).toMatch(new RegExp(`^\\s*${line}\\s*$`, "m"));
+    expect(cfg).toMatch(/^\s*stick-table type ipv6 .*store conn_cur,conn_rate\(10s\)\s*$/m);
+    expect(cfg).toMatch(/^\s*tcp-request connection reject if \{ sc_conn_rate\(0\) gt \d+ \} \|\| \{ sc_conn_cur\(0\) gt \d+ \}\s*$/m);
+    // No fixed maxconn: HAProxy refuses to start when RLIMIT_NOFILE cannot hold 2 x maxconn.
+    expect(cfg).not.toMatch(/^\s*maxconn\b/m);
+    // The untracked range is the one the gateway trusts as its proxies (the pod range).
+    const untracked = /^\s*acl from_ingress src (.+)$/m.exec(cfg)?.[1]?.trim().split(/\s+/);
+    expect(untracked).toEqual(gateway(objects).env.TRUSTED_PROXIES?.split(","));
   });
 
   it("serves admin credentials from their own pool: same container, ALLOWED_ROLES=admin, its own host, NATS access", () => {
