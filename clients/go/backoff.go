@@ -21,10 +21,12 @@ func (b Backoff) Delay(attempt int, random func() float64) time.Duration {
 	if attempt < 0 {
 		attempt = 0
 	}
-	ceiling := float64(b.Max)
+	// In whole milliseconds, like the TypeScript SDK (the conformance vectors check it).
+	ms := float64(time.Millisecond)
+	ceiling := float64(b.Max) / ms
 	if attempt < 62 {
-		ceiling = math.Min(ceiling, float64(b.Initial)*math.Pow(2, float64(attempt)))
+		ceiling = math.Min(ceiling, float64(b.Initial)/ms*math.Pow(2, float64(attempt)))
 	}
 	r := math.Min(math.Max(random(), 0), 1)
-	return time.Duration(math.Floor(r * ceiling))
+	return time.Duration(math.Floor(r*ceiling)) * time.Millisecond
 }

@@ -53,6 +53,23 @@ type watchCmd struct {
 // ends. Network failures before that are retried with backoff while ctx allows. ctx bounds the
 // connecting only; the client lives until Close.
 func Connect(ctx context.Context, url string, opts ...Option) (*Client, error) {
+	c, err := start(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-c.ready:
+		return c, nil
+	case <-c.done:
+		return nil, c.Err()
+	case <-ctx.Done():
+		c.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// start validates the options and starts the client's goroutine without waiting.
+func start(url string, opts []Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -102,15 +119,7 @@ func Connect(ctx context.Context, url string, opts ...Option) (*Client, error) {
 		close(c.notices)
 		close(c.done)
 	}()
-	select {
-	case <-c.ready:
-		return c, nil
-	case <-c.done:
-		return nil, c.Err()
-	case <-ctx.Done():
-		c.Close()
-		return nil, ctx.Err()
-	}
+	return c, nil
 }
 
 // Events delivers each event once, in order per scope. Closed after the client stops; then
@@ -327,4 +336,3 @@ func authMessage(credential string, from []Position, vector bool, filter *Filter
 	b, _ := json.Marshal(m)
 	return b
 }
-

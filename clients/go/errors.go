@@ -13,6 +13,8 @@ var (
 	ErrKicked       = errors.New("smsws: kicked by an operator (4410)")
 	// ErrMessageTooBig is reported (not fatal) when the server closed with 1009.
 	ErrMessageTooBig = errors.New("smsws: message too big (1009)")
+	// ErrInvalidFrame: a server frame that is not JSON, or an event missing a required field; dropped.
+	ErrInvalidFrame = errors.New("smsws: invalid server frame")
 	// ErrClosed: the client was closed by Close.
 	ErrClosed = errors.New("smsws: client closed")
 	// ErrTokenFetch: the TokenSource failed; the client retries with backoff.

@@ -217,3 +217,8 @@ func WithBuffers(events, notices int) Option {
 func withRandom(r func() float64) Option {
 	return func(o *options) error { o.random = r; return nil }
 }
+
+// withNow is for tests of the clock (disconnectedAt, refresh plans).
+func withNow(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}

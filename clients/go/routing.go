@@ -46,9 +46,28 @@ func routedURL(raw, tenant string, slots int, random func() float64) string {
 	if slots > 1 {
 		value += ":" + strconv.Itoa(min(slots-1, int(random()*float64(slots))))
 	}
-	q := u.Query()
-	q.Set("tenant", value)
-	u.RawQuery = q.Encode()
+	// Like URLSearchParams.set: the first tenant parameter is replaced in place, others are
+	// dropped, a missing one is appended; the other parameters keep their order.
+	pair := "tenant=" + url.QueryEscape(value)
+	var out []string
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		if p == "" {
+			continue
+		}
+		key, _, _ := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(key); err == nil && k == "tenant" {
+			if pair != "" {
+				out = append(out, pair)
+				pair = ""
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	if pair != "" {
+		out = append(out, pair)
+	}
+	u.RawQuery = strings.Join(out, "&")
 	return u.String()
 }
 

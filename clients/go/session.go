@@ -26,7 +26,7 @@ func (c *Client) run(life context.Context) {
 			return
 		}
 		act := actionFor(code)
-		if act.Action == "stop" {
+		if act.Kind == "stop" {
 			if s.authError != "" {
 				reason = s.authError
 			}
@@ -275,7 +275,7 @@ func (s *session) onFrame(data []byte) {
 	switch f.kind {
 	case framePing, frameUnknown: // unknown types: forward compatibility
 	case frameInvalid:
-		c.notify(ErrorNotice{Err: fmt.Errorf("smsws: dropped a server frame: %s", f.problem)})
+		c.notify(ErrorNotice{Err: fmt.Errorf("%w: dropped: %s", ErrInvalidFrame, f.problem)})
 	case frameAuthError:
 		s.authError = f.errText
 	case frameAuthOK:

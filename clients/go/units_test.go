@@ -76,7 +76,7 @@ func TestRoutingHint(t *testing.T) {
 	if got := routedURL("ws://h:1/ws", "", 1, nil); got != "ws://h:1/ws" {
 		t.Fatal(got)
 	}
-	if got := routedURL("ws://h:1/ws?x=1", "t1", 1, nil); got != "ws://h:1/ws?tenant=t1&x=1" {
+	if got := routedURL("ws://h:1/ws?x=1", "t1", 1, nil); got != "ws://h:1/ws?x=1&tenant=t1" {
 		t.Fatal(got)
 	}
 	if got := routedURL("ws://h:1/ws", "t1", 4, func() float64 { return 0.99 }); got != "ws://h:1/ws?tenant=t1%3A3" {
@@ -130,7 +130,6 @@ func TestWatchSetPlansAuthAndFrames(t *testing.T) {
 	}
 }
 
-
 func TestAuthMessageResume(t *testing.T) {
 	one := []Position{{Epoch: "e1", Seq: 7}}
 	if b := string(authMessage("k", one, false, nil)); b != `{"apiKey":"k","resume":{"epoch":"e1","seq":7},"type":"auth"}` {
@@ -145,7 +144,7 @@ func TestAuthMessageResume(t *testing.T) {
 func TestCloseErrorIsSentinel(t *testing.T) {
 	for code, want := range map[int]error{4400: ErrBadRequest, 4401: ErrUnauthorized, 4403: ErrForbidden, 4410: ErrKicked} {
 		a := actionFor(code)
-		if a.Action != "stop" {
+		if a.Kind != "stop" {
 			t.Fatalf("%d: %+v", code, a)
 		}
 		var err error = &CloseError{Code: code, ErrorCode: a.Error}
@@ -154,10 +153,10 @@ func TestCloseErrorIsSentinel(t *testing.T) {
 			t.Fatalf("%d: %v is not %v", code, err, want)
 		}
 	}
-	if a := actionFor(1006); a.Action != "reconnect" {
+	if a := actionFor(1006); a.Kind != "reconnect" {
 		t.Fatalf("unlisted codes reconnect: %+v", a)
 	}
-	if a := actionFor(4419); a.Action != "reconnect" || !a.FreshCredential {
+	if a := actionFor(4419); a.Kind != "reconnect" || !a.FreshCredential {
 		t.Fatalf("4419: %+v", a)
 	}
 }
