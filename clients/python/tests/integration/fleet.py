@@ -67,9 +67,9 @@ class Fleet:
         r = self.info["roles"][role]
         return await nats.connect(self.info["natsUrl"], user=r["user"], password=r["pass"], inbox_prefix=r["inboxPrefix"], allow_reconnect=False)
 
-    def failover_connector(self) -> Any:
+    def failover_connector(self, start: int = 0) -> Any:
         """Each connection attempt goes to the next node (what a load balancer does)."""
-        turn = {"n": 0}
+        turn = {"n": start}
 
         async def connect(url: str) -> Transport:
             urls = self.urls

@@ -159,3 +159,43 @@ async def test_history_page_walk(fleet: Fleet) -> None:
     assert pages >= 3
     seqs = [e.seq or 0 for e in seen]
     assert seqs == sorted(seqs)
+
+
+async def test_100_clients_through_a_sigkill_and_a_sigterm_drain() -> None:
+    """Three nodes, 100 clients spread over them; node 0 is SIGKILLed and node 1 SIGTERMed
+    (drained) mid-stream: every client gets every event exactly once, in order."""
+    fleet = Fleet(nodes=3)
+    try:
+        run = f"scale{time.monotonic_ns()}"
+        total = 300
+        handlers = [States() for _ in range(100)]
+        clients = [
+            Client("ws://unused.invalid/ws", api_key=fleet.info["apiKey"], handler=h, connector=fleet.failover_connector(start=i), initial_delay=0.1, max_delay=1.0)
+            for i, h in enumerate(handlers)
+        ]
+        received: list[list[SmsEvent]] = [[] for _ in clients]
+        for c in clients:
+            c.start()
+        await asyncio.gather(*(wait_live(c) for c in clients))
+        consumers = [asyncio.ensure_future(collect(c, total, r)) for c, r in zip(clients, received)]
+        producer = asyncio.ensure_future(publish_steadily(fleet, run, total, 0.02))
+
+        async def when_every_client_has(n: int) -> None:
+            while min(len(r) for r in received) < n:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(when_every_client_has(60), DEADLINE)
+        await fleet.acommand("signal", node=0, signal="SIGKILL")
+        await asyncio.wait_for(when_every_client_has(150), DEADLINE)
+        term = await fleet.acommand("signal", node=1, signal="SIGTERM")
+        assert term["code"] == 0, "the drained node exits cleanly"
+        await asyncio.wait_for(producer, DEADLINE)
+        await asyncio.wait_for(asyncio.gather(*consumers), 60)
+        for r in received:
+            assert_exactly_once_in_order(r, run, total)
+        moved = sum(1 for h in handlers if any(s.state == "reconnecting" for s in h.states))
+        assert moved >= 60, f"only {moved} clients were on the stopped nodes"
+        assert all(h.errors == [] for h in handlers)
+        await asyncio.gather(*(c.close() for c in clients))
+    finally:
+        fleet.stop()
