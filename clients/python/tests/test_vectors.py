@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from conftest import REPO_VECTORS
+from tests.conftest import REPO_VECTORS
 from sms_ws_client import close_action
 from sms_ws_client.client import _frames
 from sms_ws_client.close_codes import HEARTBEAT_TIMEOUT_CLOSE
