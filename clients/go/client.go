@@ -16,7 +16,8 @@ import (
 // socket goes away the close-code table decides: reconnect after a full-jitter backoff, or stop
 // with a *CloseError. Every event passes the eventId window before it reaches Events.
 type Client struct {
-	url     string
+	urls    []string // the Connect URL, then WithServers; tried in turn
+	turn    int      // connection attempts so far (run goroutine only)
 	opts    options
 	events  chan Event
 	notices chan Notice
@@ -86,7 +87,7 @@ func start(url string, opts []Option) (*Client, error) {
 		o.historyURL = historyURLOf(url)
 	}
 	c := &Client{
-		url: url, opts: o,
+		urls: append([]string{url}, o.servers...), opts: o,
 		events:  make(chan Event, o.eventBuffer),
 		notices: make(chan Notice, o.noticeBuffer),
 		cmds:    make(chan watchCmd),

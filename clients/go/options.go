@@ -26,6 +26,7 @@ type Option func(*options) error
 
 type options struct {
 	apiKey       string
+	servers      []string
 	tokens       TokenSource
 	backoff      Backoff
 	reconnect    bool
@@ -209,6 +210,21 @@ func WithBuffers(events, notices int) Option {
 			return fmt.Errorf("smsws: WithBuffers(%d, %d): want >= 0", events, notices)
 		}
 		o.eventBuffer, o.noticeBuffer = events, notices
+		return nil
+	}
+}
+
+// WithServers adds gateway URLs tried in turn with the Connect URL, one per connection attempt
+// (like nats.go's server list), for setups without a load balancer in front of the nodes: a
+// node that dies or drains sends the client to the next one, where it resumes.
+func WithServers(urls ...string) Option {
+	return func(o *options) error {
+		for _, u := range urls {
+			if u == "" {
+				return fmt.Errorf("smsws: WithServers: empty url")
+			}
+		}
+		o.servers = append(o.servers, urls...)
 		return nil
 	}
 }

@@ -129,7 +129,9 @@ func (s *session) run() (int, string) {
 	if tenant == "" && c.opts.tokens != nil {
 		tenant = tokenTenant(credential)
 	}
-	target := routedURL(c.url, tenant, c.opts.tenantSlots, c.opts.random)
+	base := c.urls[c.turn%len(c.urls)]
+	c.turn++
+	target := routedURL(base, tenant, c.opts.tenantSlots, c.opts.random)
 	dialCtx, cancelDial := context.WithTimeout(s.life, 30*time.Second)
 	ws, _, err := websocket.Dial(dialCtx, target, nil)
 	cancelDial()
