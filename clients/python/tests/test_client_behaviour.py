@@ -30,6 +30,7 @@ class Socket:
         self.inbox: asyncio.Queue[str | TransportClosed] = asyncio.Queue()
         self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.aborted = False
+        self.closed_with: int | None = None
 
     async def send(self, text: str) -> None:
         await self.sent.put(json.loads(text))
@@ -41,7 +42,7 @@ class Socket:
         return item
 
     async def close(self, code: int, reason: str) -> None:
-        pass
+        self.closed_with = code
 
     async def abort(self) -> None:
         self.aborted = True
@@ -122,6 +123,8 @@ async def test_token_refresh_in_band_before_exp() -> None:
         refresh = await asyncio.wait_for(s.sent.get(), 5)
         assert refresh == {"type": "refresh", "token": "tok2"}
         assert client.state == "live" and sockets.opened.empty(), "refreshed in band, no new socket"
+    assert s.closed_with == 1000, "close() sends a close frame"
+    assert str(client.state) == "closed"
 
 
 async def test_watch_and_unwatch_resolve_with_the_servers_count() -> None:
