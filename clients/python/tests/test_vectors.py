@@ -109,3 +109,15 @@ def test_watch_frames(vectors: dict[str, Any]) -> None:
     w = vectors["watchFrames"]
     assert [__import__("json").loads(f) for f in _frames("watch", [f"m{i}" for i in range(w["ids"])])] == [__import__("json").loads(f) for f in w["watch"]]
     assert [__import__("json").loads(f) for f in _frames("unwatch", ["m1"])] == [__import__("json").loads(f) for f in w["unwatch"]]
+
+
+def test_version_is_shared_with_the_typescript_sdk(vectors: dict[str, Any]) -> None:
+    import re
+    from pathlib import Path
+
+    import sms_ws_client
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'^version = "([^"]+)"$', text, re.MULTILINE)
+    assert found is not None
+    assert found.group(1) == sms_ws_client.__version__ == vectors["sdkVersion"]

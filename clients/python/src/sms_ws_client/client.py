@@ -485,9 +485,13 @@ class Client:
                     return HEARTBEAT_TIMEOUT_CLOSE, "heartbeat timeout"
                 if isinstance(data, str):
                     await self._on_frame(conn, data)
+            await _close_quietly(t)
             return 1000, "client closed"
         except TransportClosed as closed:
             return closed.code, closed.reason
+        except asyncio.CancelledError:
+            await _close_quietly(t)
+            raise
         finally:
             self._conn = None
             _cancel(conn.refresh_task)
@@ -712,6 +716,12 @@ class Client:
 
 def _frames(kind: str, ids: Sequence[str]) -> list[str]:
     return [json.dumps({"type": kind, "messageIds": list(ids[i : i + FRAME_IDS])}) for i in range(0, len(ids), FRAME_IDS)]
+
+
+async def _close_quietly(t: Transport) -> None:
+    """Close frame 1000, bounded in time; a socket already gone is fine."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(t.close(1000, "client closed"), 5)
 
 
 def _cancel(task: asyncio.Task[None] | None) -> None:

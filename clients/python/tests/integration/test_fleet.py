@@ -199,3 +199,31 @@ async def test_100_clients_through_a_sigkill_and_a_sigterm_drain() -> None:
         await asyncio.gather(*(c.close() for c in clients))
     finally:
         fleet.stop()
+
+
+async def test_publisher_direct_path_and_msg_id_dedupe(fleet: Fleet) -> None:
+    """Direct: core NATS to the live subject, delivered without seq. Durable: the same eventId
+    published twice is stored once (Nats-Msg-Id), so the client sees it once."""
+    from sms_ws_client.publisher import publish_sms_inbound
+
+    run = f"pub{time.monotonic_ns()}"
+    tenant, app = fleet.info["tenantId"], fleet.info["appId"]
+    async with Client(fleet.urls[0], api_key=fleet.info["apiKey"]) as client:
+        await wait_live(client)
+        received: list[SmsEvent] = []
+        consumer = asyncio.ensure_future(collect(client, 3, received))
+        direct = await fleet.producer("directProducer")
+        durable = await fleet.producer()
+        try:
+            d = await publish_sms_inbound(direct, {"messageId": f"{run}-0", "tenantId": tenant, "appId": app, "from": "+15550001", "to": "+15550002", "body": "hi"}, direct=True)
+            assert d.subject == f"sms.{tenant}.{app}.inbound" and d.seq is None
+            first = await publish_sms_status(durable, {"eventId": f"{run}-e1", "messageId": f"{run}-1", "appId": app, "tenantId": tenant, "status": "sent"})
+            again = await publish_sms_status(durable, {"eventId": f"{run}-e1", "messageId": f"{run}-1", "appId": app, "tenantId": tenant, "status": "sent"})
+            assert first.subject == f"in.sms.{tenant}.{app}.status" and again.seq == first.seq
+            await publish_sms_status(durable, {"messageId": f"{run}-2", "appId": app, "tenantId": tenant, "status": "delivered"})
+        finally:
+            await direct.close()
+            await durable.close()
+        await asyncio.wait_for(consumer, DEADLINE)
+    assert [e.message_id for e in received] == [f"{run}-0", f"{run}-1", f"{run}-2"]
+    assert received[0].seq is None and received[1].seq == first.seq
