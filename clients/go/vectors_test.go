@@ -328,3 +328,12 @@ func TestVectorHistoryAndWatchFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionMatchesVectors(t *testing.T) {
+	var v struct {
+		SDKVersion string `json:"sdkVersion"`
+	}
+	if err := json.Unmarshal(vectorsJSON, &v); err != nil || v.SDKVersion != Version {
+		t.Fatalf("smsws.Version %s, vectors say %q (%v)", Version, v.SDKVersion, err)
+	}
+}
