@@ -99,6 +99,8 @@ type session struct {
 	everAuthenticated *bool
 
 	ws            *websocket.Conn
+	// socketCtx ends with the socket: a token fetch for a refresh does not outlive it.
+	socketCtx context.Context
 	resumeFrom    []Position
 	resumeSettled bool
 	authenticated bool
@@ -162,8 +164,11 @@ func (s *session) run() (int, string) {
 	}()
 	s.tokenResults = make(chan tokenResult, 1)
 	s.refreshFloor = minRefreshDelay
+	socketCtx, endSocket := context.WithCancel(s.life)
+	s.socketCtx = socketCtx
 	defer func() {
 		s.stopRefresh()
+		endSocket()
 		stopReader()
 		ws.CloseNow()
 		s.helpers.Wait()
@@ -452,7 +457,7 @@ func (s *session) startRefresh() {
 	s.helpers.Add(1)
 	go func() {
 		defer s.helpers.Done()
-		tok, err := s.c.credential(s.life)
+		tok, err := s.c.credential(s.socketCtx)
 		s.tokenResults <- tokenResult{tok, err} // buffered 1, one fetch at a time
 	}()
 }
