@@ -1,6 +1,7 @@
 package smsws
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 )
@@ -35,4 +36,59 @@ func planRefresh(exp, now time.Time, floor time.Duration, random func() float64)
 		return refreshPlan{delay: wanted, nextFloor: minRefreshDelay}
 	}
 	return refreshPlan{delay: floor, nextFloor: min(floor*2, maxRefreshFloor)}
+}
+
+// ---- token refresh -------------------------------------------------------------------------
+
+func (s *session) scheduleRefresh(expSeconds float64) {
+	s.stopRefresh()
+	s.exp = time.UnixMilli(int64(expSeconds * 1000))
+	s.refreshFails = 0
+	plan := planRefresh(s.exp, s.c.opts.now(), s.refreshFloor, s.c.opts.random)
+	s.refreshFloor = plan.nextFloor
+	s.refreshTimer = time.NewTimer(plan.delay)
+}
+
+func (s *session) stopRefresh() {
+	if s.refreshTimer != nil {
+		s.refreshTimer.Stop()
+		s.refreshTimer = nil
+	}
+}
+
+// startRefresh fetches the next token off the loop; the answer comes back on tokenResults.
+func (s *session) startRefresh() {
+	if s.refreshing {
+		return
+	}
+	s.refreshing = true
+	s.helpers.Add(1)
+	go func() {
+		defer s.helpers.Done()
+		tok, err := s.c.credential(s.socketCtx)
+		s.tokenResults <- tokenResult{tok, err} // buffered 1, one fetch at a time
+	}()
+}
+
+// onRefreshToken sends the token on the same socket; refresh_ok schedules the next one. A
+// failure is retried with backoff until the token expires; then the server's 4419 brings a
+// reconnect, which asks the TokenSource again.
+func (s *session) onRefreshToken(tr tokenResult) {
+	c := s.c
+	if tr.err == nil {
+		b, _ := json.Marshal(map[string]string{"type": "refresh", "token": tr.token})
+		_ = s.send(b) // on failure the socket is closing; its close decides
+		return
+	}
+	if s.life.Err() != nil {
+		return
+	}
+	c.notify(ErrorNotice{Err: tr.err})
+	left := s.exp.Sub(c.opts.now())
+	if left <= 0 {
+		return
+	}
+	retry := Backoff{Initial: tokenRetryInitial, Max: tokenRetryMax}.Delay(s.refreshFails, c.opts.random)
+	s.refreshFails++
+	s.refreshTimer = time.NewTimer(min(retry, left))
 }
