@@ -251,3 +251,29 @@ func TestIntegrationHundredClientsThroughAKillAndADrain(t *testing.T) {
 	}
 	t.Logf("%d clients x %d events, %d clients reconnected, no loss, no duplicate", clients, total, moved)
 }
+
+func TestIntegrationWatchNarrowsTheSocket(t *testing.T) {
+	f := startFleet(t, 1)
+	c := connect(t, f.Nodes[0].URL, smsws.WithAPIKey(f.APIKey), smsws.WithFilter(smsws.Filter{MessageIDs: []string{}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, err := c.Watch(ctx, "m2", "m4"); err != nil || n != 2 {
+		t.Fatalf("Watch: %d %v", n, err)
+	}
+	p := f.publisher(t)
+	for i := 0; i < 6; i++ {
+		f.publish(t, p, i)
+	}
+	got := receive(t, c, 2, 10*time.Second)
+	if got[0].MessageID != "m2" || got[1].MessageID != "m4" {
+		t.Fatalf("followed %s %s", got[0].MessageID, got[1].MessageID)
+	}
+	if n, err := c.Unwatch(ctx, "m2"); err != nil || n != 1 {
+		t.Fatalf("Unwatch: %d %v", n, err)
+	}
+	f.publish(t, p, 2) // no longer followed: it would arrive before the m4 below
+	f.publish(t, p, 4)
+	if ev := receive(t, c, 1, 10*time.Second)[0]; ev.MessageID != "m4" {
+		t.Fatalf("after unwatch: %s", ev.MessageID)
+	}
+}
