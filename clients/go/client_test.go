@@ -327,3 +327,32 @@ func TestConnectHonoursItsContext(t *testing.T) {
 func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
+
+// A client whose application never reads Events still closes at once and leaves nothing behind.
+func TestCloseWhileTheApplicationDoesNotRead(t *testing.T) {
+	noLeaks(t)
+	s := newScripted(t, func(ctx context.Context, c *websocket.Conn, _ map[string]any) {
+		sendJSON(ctx, c, map[string]any{"type": "auth_ok", "epoch": "E"})
+		for i := 1; i <= 10; i++ {
+			sendJSON(ctx, c, status(fmt.Sprintf("e%d", i), i))
+		}
+		holdOpen(ctx, c)
+	})
+	c, err := Connect(context.Background(), s.url(), WithAPIKey("k"), WithBuffers(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked behind an unread Events channel")
+	}
+	if c.Err() != nil || c.State() != StateClosed {
+		t.Fatalf("after Close: %v %s", c.Err(), c.State())
+	}
+}
