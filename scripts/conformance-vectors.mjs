@@ -4,7 +4,9 @@
  * the TypeScript sources so that no other language hand-copies a table that could drift:
  *
  *   npm run -s build && node scripts/conformance-vectors.mjs      # writes conformance/vectors.json
- *   node scripts/conformance-vectors.mjs --check                  # exits 1 when the file is stale
+ *   node scripts/conformance-vectors.mjs --check                  # exits 1 when a file is stale
+ *
+ * It writes conformance/vectors.json and the copy shipped in the Python package.
  *
  * Everything comes from the built modules: the close-code table, the server's own frame builders,
  * the event path of a node (publisher encoder -> bus decoder -> client frame), the SDK's parser,
@@ -33,6 +35,8 @@ import { encodeEvent, prepareEvent } from "../dist/publisher/index.js";
 
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("conformance/vectors.json", ROOT);
+/** The copy the Python package ships (its close-code table and defaults are read from it). */
+const COPIES = [OUT, new URL("clients/python/src/sms_ws_client/vectors.json", ROOT)];
 const SDK_VERSION = JSON.parse(readFileSync(new URL("packages/client/package.json", ROOT), "utf8")).version;
 
 const EPOCH = "2026-01-01T00:00:00.000Z";
@@ -352,19 +356,21 @@ export function vectorsText() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const text = vectorsText();
-  if (process.argv.includes("--check")) {
-    let current = "";
-    try {
-      current = readFileSync(OUT, "utf8");
-    } catch {
-      // missing: stale
+  for (const file of COPIES) {
+    if (process.argv.includes("--check")) {
+      let current = "";
+      try {
+        current = readFileSync(file, "utf8");
+      } catch {
+        // missing: stale
+      }
+      if (current !== text) {
+        console.error(`${fileURLToPath(file)} is stale: run \`npm run -s build && node scripts/conformance-vectors.mjs\``);
+        process.exitCode = 1;
+      }
+    } else {
+      writeFileSync(file, text);
+      console.log(`wrote ${fileURLToPath(file)}`);
     }
-    if (current !== text) {
-      console.error("conformance/vectors.json is stale: run `npm run -s build && node scripts/conformance-vectors.mjs`");
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(OUT, text);
-    console.log(`wrote ${fileURLToPath(OUT)}`);
   }
 }
