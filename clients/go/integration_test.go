@@ -58,6 +58,13 @@ func TestIntegrationLiveEventsAndHistoryWalk(t *testing.T) {
 			t.Fatalf("event %d: %+v (published seq %d)", i, ev, seqs[i])
 		}
 	}
+	// A retried durable publish (same eventId) is stored once: Nats-Msg-Id.
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer rcancel()
+	retry := publisher.Status{EventID: events[0].EventID, MessageID: "m0", AppID: f.AppID, TenantID: f.TenantID, Status: "sent"}
+	if again, err := p.PublishStatus(rctx, retry); err != nil || !again.Duplicate || again.Seq != seqs[0] {
+		t.Fatalf("retried publish: %+v %v", again, err)
+	}
 	// The direct path: core NATS, no stream, no seq.
 	direct := f.publisherAs(t, "directProducer")
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -102,6 +102,8 @@ type Published struct {
 	Subject string
 	// Seq is the stream sequence (durable path only).
 	Seq uint64
+	// Duplicate: the stream already held this eventId (a retried publish), nothing was stored.
+	Duplicate bool
 }
 
 // Publisher publishes events on one NATS connection.
@@ -165,5 +167,5 @@ func (p *Publisher) Publish(ctx context.Context, in map[string]any, opts ...Publ
 	if err != nil {
 		return nil, err
 	}
-	return &Published{Event: ev, Subject: subject, Seq: ack.Sequence}, nil
+	return &Published{Event: ev, Subject: subject, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
