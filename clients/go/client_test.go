@@ -356,3 +356,32 @@ func TestCloseWhileTheApplicationDoesNotRead(t *testing.T) {
 		t.Fatalf("after Close: %v %s", c.Err(), c.State())
 	}
 }
+
+func TestTokenSourceFailureIsRetriedNotFatal(t *testing.T) {
+	noLeaks(t)
+	var calls atomic.Int32
+	src := TokenFunc(func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			return "", errors.New("backend down")
+		}
+		return "tok", nil
+	})
+	s := newScripted(t, func(ctx context.Context, c *websocket.Conn, _ map[string]any) {
+		sendJSON(ctx, c, map[string]any{"type": "auth_ok"})
+		holdOpen(ctx, c)
+	})
+	c, err := Connect(context.Background(), s.url(), WithTokenSource(src), fast())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s.auth(0)["apiKey"] != "tok" || calls.Load() != 2 {
+		t.Fatalf("auth %v after %d calls", s.auth(0), calls.Load())
+	}
+	for len(c.Notices()) > 0 {
+		if e, ok := (<-c.Notices()).(ErrorNotice); ok && errors.Is(e.Err, ErrTokenFetch) && strings.Contains(e.Err.Error(), "backend down") {
+			return
+		}
+	}
+	t.Fatal("no ErrorNotice for the failed token fetch")
+}
