@@ -28,11 +28,13 @@ async def wait_live(client: Client) -> None:
     await asyncio.wait_for(poll(), DEADLINE)
 
 
-async def collect(client: Client, count: int, received: list[SmsEvent]) -> None:
+async def collect(client: Client, run: str, count: int, received: list[SmsEvent]) -> None:
+    """This run's events (unique messageId prefix per test: other tests share the fleet)."""
     async for event in client:
-        received.append(event)
-        if len(received) >= count:
-            return
+        if event.message_id.startswith(f"{run}-"):
+            received.append(event)
+            if len(received) >= count:
+                return
 
 
 async def publish_steadily(fleet: Fleet, run: str, count: int, interval: float) -> None:
@@ -59,7 +61,7 @@ async def test_live_events_with_an_api_key(fleet: Fleet) -> None:
     async with Client(fleet.urls[0], api_key=fleet.info["apiKey"]) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 20, received))
+        consumer = asyncio.ensure_future(collect(client, run, 20, received))
         await publish_steadily(fleet, run, 20, 0)
         await asyncio.wait_for(consumer, DEADLINE)
         assert_exactly_once_in_order(received, run, 20)
@@ -97,7 +99,7 @@ async def test_a_token_that_expires_mid_stream_loses_nothing(fleet: Fleet, ttl: 
     async with Client(fleet.urls[0], get_token=get_token, handler=handler) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 50, received))
+        consumer = asyncio.ensure_future(collect(client, run, 50, received))
         await publish_steadily(fleet, run, 50, 0.2)  # 10 s: past exp at least once
         await asyncio.wait_for(consumer, DEADLINE)
     assert_exactly_once_in_order(received, run, 50)
@@ -117,7 +119,7 @@ async def test_a_node_sigkilled_mid_stream_every_event_once_in_order(own_fleet: 
     async with client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 200, received))
+        consumer = asyncio.ensure_future(collect(client, run, 200, received))
         producer = asyncio.ensure_future(publish_steadily(own_fleet, run, 200, 0.01))
         while len([e for e in received if e.message_id.startswith(run)]) < 50:
             await asyncio.sleep(0.01)
@@ -177,7 +179,7 @@ async def test_100_clients_through_a_sigkill_and_a_sigterm_drain() -> None:
         for c in clients:
             c.start()
         await asyncio.gather(*(wait_live(c) for c in clients))
-        consumers = [asyncio.ensure_future(collect(c, total, r)) for c, r in zip(clients, received)]
+        consumers = [asyncio.ensure_future(collect(c, run, total, r)) for c, r in zip(clients, received)]
         producer = asyncio.ensure_future(publish_steadily(fleet, run, total, 0.02))
 
         async def when_every_client_has(n: int) -> None:
@@ -211,7 +213,7 @@ async def test_publisher_direct_path_and_msg_id_dedupe(fleet: Fleet) -> None:
     async with Client(fleet.urls[0], api_key=fleet.info["apiKey"]) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 3, received))
+        consumer = asyncio.ensure_future(collect(client, run, 3, received))
         direct = await fleet.producer("directProducer")
         durable = await fleet.producer()
         try:
