@@ -2,7 +2,8 @@
 with token refresh, reconnect, resume and de-duplication), and the event publisher
 (``sms_ws_client.publisher``). See the package README."""
 
-from .client import Client, ClientHandler, Filter, Item, ResumeFailed, Resumed, State, StateChanged
+from .client import Client
+from .items import ClientHandler, Filter, Item, ResumeFailed, Resumed, State, StateChanged
 from .close_codes import CLOSE_ACTIONS, CLOSE_CODES, CloseAction, close_action
 from .errors import AuthFailedError, BadRequestError, ForbiddenError, HistoryError, KickedError, SmsWsError
 from .events import SmsEvent, SmsInboundEvent, SmsStatusEvent

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from .close_codes import HEARTBEAT_TIMEOUT_CLOSE, close_action
 from .errors import SmsWsError, error_for
@@ -37,7 +37,6 @@ from .frames import (
     parse_server_frame,
 )
 from .history import (
-    BackfillResult,
     HistoryFilter,
     HistoryPage,
     StreamPosition,
@@ -46,134 +45,19 @@ from .history import (
     history_query_string,
     history_url_of,
 )
+from .items import ClientHandler, Filter, Item, ItemIterator, Resumed, ResumeFailed, State, StateChanged, _End
 from .policy import MIN_REFRESH_DELAY_MS, EventIdWindow, backoff_delay_ms, is_tenant_id, plan_refresh, routed_url, token_tenant
 from .transport import Connector, Transport, TransportClosed, websockets_connector
 from .vectors import load_vectors
 
 log = logging.getLogger("sms_ws_client")
 
-State = Literal["connecting", "authenticating", "resuming", "live", "reconnecting", "closed"]
 GetToken = Callable[[], Awaitable[str]]
 
 _DEFAULTS: dict[str, Any] = load_vectors()["defaults"]
 #: Ids in the auth message itself; the rest go in watch frames of FRAME_IDS ids right behind it.
 AUTH_IDS = 20
 FRAME_IDS = 50
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Server-side filter; absent fields do not narrow. ``message_ids`` ([] for none yet) enables watch()."""
-
-    types: Sequence[str] | None = None
-    statuses: Sequence[str] | None = None
-    message_ids: Sequence[str] | None = None
-
-    def to_json(self, message_ids: Sequence[str] | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.types is not None:
-            out["types"] = list(self.types)
-        if self.statuses is not None:
-            out["statuses"] = list(self.statuses)
-        ids = message_ids if message_ids is not None else self.message_ids
-        if ids is not None:
-            out["messageIds"] = list(ids)
-        return out
-
-
-@dataclass(frozen=True)
-class StateChanged:
-    state: State
-    previous: State
-    close_code: int | None = None
-    close_reason: str | None = None
-    #: With ``reconnecting``: reconnects in a row (1 = first) and the delay chosen.
-    attempt: int | None = None
-    delay_ms: int | None = None
-    #: With ``closed`` after a fatal close code.
-    error: SmsWsError | None = None
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """The replay after a reconnect is complete (duplicates the client dropped are counted)."""
-
-    replayed: float
-    from_: StreamPosition
-
-
-@dataclass(frozen=True)
-class ResumeFailed:
-    """Events may have been missed: ``retention``, ``epoch``, ``limit``, ``unavailable`` or ``no_position``."""
-
-    reason: str
-    from_: StreamPosition | None = None
-    #: When the last live connection was lost (ISO 8601), if there was one.
-    disconnected_at: str | None = None
-
-
-Item = Union[SmsEvent, StateChanged, Resumed, ResumeFailed, BackfillResult]
-
-
-class ClientHandler:
-    """Override the callbacks you need; each is awaited in order, on the client's task."""
-
-    async def on_event(self, event: SmsEvent) -> None:
-        pass
-
-    async def on_state(self, change: StateChanged) -> None:
-        pass
-
-    async def on_resumed(self, resumed: Resumed) -> None:
-        pass
-
-    async def on_resume_failed(self, failed: ResumeFailed) -> None:
-        pass
-
-    async def on_backfilled(self, result: BackfillResult) -> None:
-        pass
-
-    async def on_error(self, error: SmsWsError) -> None:
-        pass
-
-
-class _End:
-    def __init__(self, error: SmsWsError | None) -> None:
-        self.error = error
-
-
-class ItemIterator:
-    """One consumer's buffer: everything from its creation on; ends when the client closes,
-    raising the fatal error (if any) after the last item."""
-
-    def __init__(self, client: Client, only_events: bool) -> None:
-        self._client = client
-        self._only_events = only_events
-        self._queue: asyncio.Queue[Item | _End] = asyncio.Queue()
-        self._done = False
-        client._queues.add(self._queue)
-        if client._closed:
-            self._queue.put_nowait(_End(client._fatal))
-
-    def __aiter__(self) -> ItemIterator:
-        return self
-
-    async def __anext__(self) -> Any:
-        while not self._done:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._done = True
-                self._client._queues.discard(self._queue)
-                if item.error is not None:
-                    raise item.error
-                break
-            if not self._only_events or isinstance(item, SmsEvent.__args__):  # type: ignore[attr-defined]
-                return item
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        self._done = True
-        self._client._queues.discard(self._queue)
 
 
 @dataclass
@@ -317,11 +201,11 @@ class Client:
 
     def items(self) -> ItemIterator:
         """Everything from now on: events, StateChanged, Resumed, ResumeFailed, BackfillResult."""
-        return ItemIterator(self, only_events=False)
+        return ItemIterator(self._queues, _End(self._fatal) if self._closed else None, only_events=False)
 
     def events(self) -> AsyncIterator[SmsEvent]:
         """The SMS events from now on; raises the fatal error (a typed SmsWsError) at the end."""
-        return ItemIterator(self, only_events=True)
+        return ItemIterator(self._queues, _End(self._fatal) if self._closed else None, only_events=True)
 
     def __aiter__(self) -> AsyncIterator[SmsEvent]:
         return self.events()

@@ -28,11 +28,13 @@ async def wait_live(client: Client) -> None:
     await asyncio.wait_for(poll(), DEADLINE)
 
 
-async def collect(client: Client, count: int, received: list[SmsEvent]) -> None:
+async def collect(client: Client, run: str, count: int, received: list[SmsEvent]) -> None:
+    """This run's events (unique messageId prefix per test: other tests share the fleet)."""
     async for event in client:
-        received.append(event)
-        if len(received) >= count:
-            return
+        if event.message_id.startswith(f"{run}-"):
+            received.append(event)
+            if len(received) >= count:
+                return
 
 
 async def publish_steadily(fleet: Fleet, run: str, count: int, interval: float) -> None:
@@ -59,7 +61,7 @@ async def test_live_events_with_an_api_key(fleet: Fleet) -> None:
     async with Client(fleet.urls[0], api_key=fleet.info["apiKey"]) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 20, received))
+        consumer = asyncio.ensure_future(collect(client, run, 20, received))
         await publish_steadily(fleet, run, 20, 0)
         await asyncio.wait_for(consumer, DEADLINE)
         assert_exactly_once_in_order(received, run, 20)
@@ -97,7 +99,7 @@ async def test_a_token_that_expires_mid_stream_loses_nothing(fleet: Fleet, ttl: 
     async with Client(fleet.urls[0], get_token=get_token, handler=handler) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 50, received))
+        consumer = asyncio.ensure_future(collect(client, run, 50, received))
         await publish_steadily(fleet, run, 50, 0.2)  # 10 s: past exp at least once
         await asyncio.wait_for(consumer, DEADLINE)
     assert_exactly_once_in_order(received, run, 50)
@@ -117,7 +119,7 @@ async def test_a_node_sigkilled_mid_stream_every_event_once_in_order(own_fleet: 
     async with client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 200, received))
+        consumer = asyncio.ensure_future(collect(client, run, 200, received))
         producer = asyncio.ensure_future(publish_steadily(own_fleet, run, 200, 0.01))
         while len([e for e in received if e.message_id.startswith(run)]) < 50:
             await asyncio.sleep(0.01)
@@ -177,7 +179,7 @@ async def test_100_clients_through_a_sigkill_and_a_sigterm_drain() -> None:
         for c in clients:
             c.start()
         await asyncio.gather(*(wait_live(c) for c in clients))
-        consumers = [asyncio.ensure_future(collect(c, total, r)) for c, r in zip(clients, received)]
+        consumers = [asyncio.ensure_future(collect(c, run, total, r)) for c, r in zip(clients, received)]
         producer = asyncio.ensure_future(publish_steadily(fleet, run, total, 0.02))
 
         async def when_every_client_has(n: int) -> None:
@@ -211,19 +213,24 @@ async def test_publisher_direct_path_and_msg_id_dedupe(fleet: Fleet) -> None:
     async with Client(fleet.urls[0], api_key=fleet.info["apiKey"]) as client:
         await wait_live(client)
         received: list[SmsEvent] = []
-        consumer = asyncio.ensure_future(collect(client, 3, received))
+        consumer = asyncio.ensure_future(collect(client, run, 3, received))
         direct = await fleet.producer("directProducer")
         durable = await fleet.producer()
         try:
+            first = await publish_sms_status(durable, {"eventId": f"{run}-e1", "messageId": f"{run}-1", "appId": app, "tenantId": tenant, "status": "sent"})
+            assert first.subject == f"in.sms.{tenant}.{app}.status"
+            # The direct path is at most once (no stream): publish it once the node's live
+            # subscription has provably delivered (the first durable event arrived).
+            while not received:
+                await asyncio.sleep(0.01)
             d = await publish_sms_inbound(direct, {"messageId": f"{run}-0", "tenantId": tenant, "appId": app, "from": "+15550001", "to": "+15550002", "body": "hi"}, direct=True)
             assert d.subject == f"sms.{tenant}.{app}.inbound" and d.seq is None
-            first = await publish_sms_status(durable, {"eventId": f"{run}-e1", "messageId": f"{run}-1", "appId": app, "tenantId": tenant, "status": "sent"})
             again = await publish_sms_status(durable, {"eventId": f"{run}-e1", "messageId": f"{run}-1", "appId": app, "tenantId": tenant, "status": "sent"})
-            assert first.subject == f"in.sms.{tenant}.{app}.status" and again.seq == first.seq
+            assert again.seq == first.seq, "the same Nats-Msg-Id is stored once"
             await publish_sms_status(durable, {"messageId": f"{run}-2", "appId": app, "tenantId": tenant, "status": "delivered"})
         finally:
             await direct.close()
             await durable.close()
         await asyncio.wait_for(consumer, DEADLINE)
-    assert [e.message_id for e in received] == [f"{run}-0", f"{run}-1", f"{run}-2"]
-    assert received[0].seq is None and received[1].seq == first.seq
+    assert [e.message_id for e in received] == [f"{run}-1", f"{run}-0", f"{run}-2"]
+    assert received[0].seq == first.seq and received[1].seq is None
