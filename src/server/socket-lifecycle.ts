@@ -75,7 +75,17 @@ export class SocketLifecycle implements ClientHandlers {
 
   constructor(private readonly deps: LifecycleDeps) {
     const { credentials, sockets, metrics, audit, log } = deps;
-    this.#session = new SessionMessages({ credentials, sockets, metrics, audit, log, watched: () => this.#gauges() });
+    const { config } = deps;
+    this.#session = new SessionMessages({
+      credentials,
+      sockets,
+      metrics,
+      audit,
+      log,
+      budget: { ratePerS: config.frameRatePerS, burst: config.frameBurst, refreshPerMin: config.refreshRatePerMin, refreshBurst: config.refreshBurst },
+      filterLimits: { maxMessageIds: config.watchMaxMessageIds, maxTopics: config.filterMaxTopics },
+      watched: () => this.#gauges(),
+    });
   }
 
   upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {

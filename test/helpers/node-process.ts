@@ -14,9 +14,10 @@ export interface NodeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; t: number }>;
 }
 
-export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+/** `nodeArgs`: options for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<NodeProcess> {
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
-  const child = spawn(process.execPath, [CLI, "serve"], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, "serve"], {
     env: { ...process.env, NATS_URL: natsUrl, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "info", AUTO_PROVISION: env.NATS_USER === undefined ? "true" : "false", MAX_UNAUTHENTICATED_PER_IP: "100000", AUTH_FAILURES_PER_IP_PER_MIN: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
