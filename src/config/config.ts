@@ -197,14 +197,14 @@ export const settings = {
   ),
   frameRatePerS: setting(
     "FRAME_RATE_PER_S",
-    "2000",
+    "1000",
     "Frame units one authenticated socket earns per second: each frame costs 1, a watch/unwatch 1 more per topic it touches (ids x statuses x feeds); over budget: auth_error, close 4429",
     integer(1, 1_000_000),
   ),
   frameBurst: setting(
     "FRAME_BURST",
-    "10000",
-    "Most frame units one socket holds at once (its burst; at least 2 x FILTER_MAX_TOPICS lets it replace a full filter at once)",
+    "2000",
+    "Most frame units one socket holds at once (its burst); a frame costing more takes the whole burst",
     integer(1, 100_000_000),
   ),
   refreshRatePerMin: setting(

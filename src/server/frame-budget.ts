@@ -66,9 +66,13 @@ export class FrameBudget {
     this.#frames = new TokenBucket(limits.ratePerS / 1000, limits.burst, now);
   }
 
-  /** Charge one frame touching `topicsTouched` topics; false: over budget, refuse the socket. */
+  /**
+   * Charge one frame touching `topicsTouched` topics; false: over budget, refuse the socket. A
+   * frame costing more than the whole burst takes the whole burst (it can still be sent, once
+   * the bucket is full; FILTER_MAX_TOPICS bounds what one frame can do).
+   */
   frame(topicsTouched: number, now: number): boolean {
-    return this.#frames.take(frameCost(topicsTouched), now);
+    return this.#frames.take(Math.min(frameCost(topicsTouched), this.limits.burst), now);
   }
 
   /** Charge one refresh (after its frame was charged); false: over budget. */

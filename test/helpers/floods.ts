@@ -125,10 +125,16 @@ export async function timedSseStream(url: string, headers: Record<string, string
   return { arrivals, close: () => controller.abort() };
 }
 
+/** One window of the probe: its phase, and each receiver's latencies (ms) of its counted events. */
+export interface ProbeWindow {
+  flood: boolean;
+  latencies: number[][];
+}
+
 /**
  * Publish `count` status events of one tenant, one every `intervalMs` (acknowledged each), in
  * windows of `window` events that alternate between the two phases (`setPhase` is told each
- * window's phase before its first event), and return, per phase, each receiver's latencies (ms)
+ * window's phase before its first event), and return the windows with each receiver's latencies
  * once every receiver has every event (or `timeoutMs` passed: missing events count as Infinity).
  * Alternating windows give both phases the same share of whatever else the machine is doing; the
  * first `settle` events of each window (the previous phase's tail) are not counted.
@@ -138,26 +144,27 @@ export async function probeLatency(
   options: { tenantId: string; appId: string; prefix: string; count: number; intervalMs: number; window: number; settle: number; timeoutMs?: number },
   receivers: readonly Arrivals[],
   setPhase: (flood: boolean) => void,
-): Promise<{ quiet: number[][]; flood: number[][] }> {
-  const sent = new Map<string, { at: number; phase: "quiet" | "flood" | "settle" }>();
+): Promise<ProbeWindow[]> {
+  const sent: { id: string; at: number; window: number; counted: boolean }[] = [];
   for (let i = 0; i < options.count; i++) {
-    const inWindow = i % options.window;
-    const flood = Math.floor(i / options.window) % 2 === 1;
-    if (inWindow === 0) setPhase(flood);
+    const window = Math.floor(i / options.window);
+    if (i % options.window === 0) setPhase(window % 2 === 1);
     const id = `${options.prefix}-${i}`;
     const next = Date.now() + options.intervalMs;
-    sent.set(id, { at: Date.now(), phase: inWindow < options.settle ? "settle" : flood ? "flood" : "quiet" });
+    sent.push({ id, at: Date.now(), window, counted: i % options.window >= options.settle });
     await publishEvent(nc, { type: "sms_status", messageId: id, tenantId: options.tenantId, appId: options.appId, status: "sent" });
     const wait = next - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   setPhase(false);
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  const complete = (): boolean => receivers.every((r) => [...sent.keys()].every((id) => r.has(id)));
+  const complete = (): boolean => receivers.every((r) => sent.every((s) => r.has(s.id)));
   while (!complete() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const of = (phase: "quiet" | "flood"): number[][] =>
-    receivers.map((r) => [...sent].filter(([, s]) => s.phase === phase).map(([id, s]) => (r.get(id) ?? Number.POSITIVE_INFINITY) - s.at));
-  return { quiet: of("quiet"), flood: of("flood") };
+  const windows = Math.ceil(options.count / options.window);
+  return Array.from({ length: windows }, (_, w) => ({
+    flood: w % 2 === 1,
+    latencies: receivers.map((r) => sent.filter((s) => s.window === w && s.counted).map((s) => (r.get(s.id) ?? Number.POSITIVE_INFINITY) - s.at)),
+  }));
 }
 
 /** The q-quantile (nearest rank) of the samples. */
