@@ -107,7 +107,7 @@ export class StreamFanout<S extends FanoutStream> {
     if (queue === undefined) this.#queues.set(tenantId, (queue = { items: [], head: 0, events: 0 }));
     const no = ++this.#no;
     const tail = queue.head < queue.items.length ? queue.items[queue.items.length - 1] : undefined;
-    if (tail !== undefined && tail.streams === undefined && tail.set === streams && tail.frames.length < GROUP_EVENTS && tail.bytes + frame.byteLength <= GROUP_BYTES) {
+    if (tail !== undefined && tail.streams === undefined && tail.topic === topic && tail.set === streams && tail.frames.length < GROUP_EVENTS && tail.bytes + frame.byteLength <= GROUP_BYTES) {
       tail.frames.push(frame);
       tail.events.push(event);
       tail.bytes += frame.byteLength;
