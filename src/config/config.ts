@@ -216,7 +216,7 @@ export const settings = {
   refreshBurst: setting("REFRESH_BURST", "5", "Most token refreshes one socket may send at once", integer(1, 1000)),
   maxSseStreamsPerTenant: setting(
     "MAX_SSE_STREAMS_PER_TENANT",
-    "1000",
+    "25",
     "SSE streams one tenant may hold open on this node (beyond: 429 with Retry-After); 0 disables",
     integer(0),
   ),

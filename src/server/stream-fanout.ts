@@ -3,7 +3,8 @@
  * frame is written to its topic's streams by a JavaScript loop. Run inline from the NATS callback,
  * that loop made every later event wait: one tenant's 300 streams delayed other tenants' sockets
  * and streams by seconds. So the NATS callback only queues the event (O(1)); the writes run
- * later, in slices of at most SLICE_WRITES writes or SLICE_MS, each slice on its own turn of the
+ * later, in slices of at most SLICE_WRITES write units (a unit: one write of up to 4 KiB) or
+ * SLICE_MS, each slice on its own turn of the
  * event loop (setImmediate), so NATS and uWS I/O (other tenants' socket deliveries) run between
  * slices; within a slice tenants take turns of TURN_WRITES writes, so one tenant's backlog delays
  * another's streams by at most one slice.
@@ -33,6 +34,8 @@ export interface FanoutStream {
   cork(fn: () => void): void;
 }
 
+/** A write costs one unit per started 4 KiB: a slice copies at most about 1 MiB, a turn 128 KiB. */
+export const WRITE_UNIT_BYTES = 4096;
 export const SLICE_WRITES = 256;
 export const SLICE_MS = 2;
 export const TURN_WRITES = 32;
@@ -159,8 +162,7 @@ export class StreamFanout<S extends FanoutStream> {
           this.deps.delivered(tenantId, d.delivered);
           break;
         }
-        spent++;
-        this.#write(next.value, d);
+        spent += this.#write(next.value, d);
         if (spent >= writes) break;
       }
     }
@@ -172,26 +174,32 @@ export class StreamFanout<S extends FanoutStream> {
     return Math.max(1, spent);
   }
 
-  /** The whole group in one write when the stream takes all of it, else its events one by one (corked). */
-  #write(s: S, d: Delivery<S>): void {
+  /**
+   * The whole group in one write when the stream takes all of it, else its events one by one
+   * (corked). Returns what it cost in write units (at least 1, for the stream's turn).
+   */
+  #write(s: S, d: Delivery<S>): number {
     const lastNo = d.firstNo + d.frames.length - 1;
-    if (s.liveFrom >= lastNo) return;
+    if (s.liveFrom >= lastNo) return 1;
     if (s.liveFrom < d.firstNo && !isNarrowing(s.info.filter)) {
       d.joined ??= d.frames.length === 1 ? d.frames[0] : Buffer.concat(d.frames, d.bytes);
       if (s.write(d.joined as Uint8Array)) {
         s.delivered += d.frames.length;
         d.delivered += d.frames.length;
       }
-      return;
+      return Math.ceil(d.bytes / WRITE_UNIT_BYTES);
     }
+    let bytes = 0;
     s.cork(() => {
       for (let i = 0; i < d.frames.length; i++) {
         if (d.firstNo + i <= s.liveFrom || !filterAllows(s.info.filter, d.events[i] as SmsEvent)) continue;
+        bytes += (d.frames[i] as Uint8Array).byteLength;
         if (s.write(d.frames[i] as Uint8Array)) {
           s.delivered++;
           d.delivered++;
         }
       }
     });
+    return Math.max(1, Math.ceil(bytes / WRITE_UNIT_BYTES));
   }
 }

@@ -19,19 +19,28 @@ export interface FloodResult {
 
 /**
  * One socket at a time sends `frame(i)` as fast as its send buffer allows while `gate.on`, until
- * `durationMs` passes or `maxFrames` were sent; refused, it reconnects and starts again.
+ * `durationMs` passes or `maxFrames` were sent.
  */
 export async function socketFlood(
   url: string,
   auth: Record<string, unknown>,
   frame: (i: number) => string,
   limits: { durationMs: number; maxFrames: number; maxConnections: number },
-  /** Frames are sent only while `on` (the probe's flood windows). */
-  gate: { on: boolean } = { on: true },
+  /**
+   * Frames are sent only while `on` (the probe's flood windows); refused, the flood reconnects at
+   * the next window (`window` changes), so each flood window gets one flooding socket.
+   */
+  gate: { on: boolean; window: number } = { on: true, window: 0 },
 ): Promise<FloodResult> {
   const result: FloodResult = { frames: 0, connections: 0, codes: [] };
   const until = Date.now() + limits.durationMs;
+  let lastWindow = gate.window;
   while (Date.now() < until && result.frames < limits.maxFrames && result.connections < limits.maxConnections) {
+    if (gate.window === lastWindow) {
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    lastWindow = gate.window;
     result.connections++;
     const code = await new Promise<number>((resolve) => {
       const ws = new WebSocket(url, { perMessageDeflate: false });

@@ -62,40 +62,40 @@ async function tenantBReceivers(): Promise<{ receivers: Arrivals[]; close(): voi
 
 /** Per receiver (socket, SSE): the flood's effect on B's latency, and the figures behind it. */
 interface Measured {
-  /** Median over window pairs of (p99 of the flood window - p99 of the quiet window before it), ms. */
+  /** Median p99 of the flood windows minus median p99 of the baseline's windows, ms. */
   raise: number[];
   summary: string;
 }
 
+const windowP99 = (windows: readonly ProbeWindow[], r: number): number[] => windows.map((w) => quantile(w.latencies[r] as number[], 0.99));
+
 /**
- * B's latency in alternating quiet and flood windows (probeLatency); `setFlood` turns the flood
- * on and off at each window. The flood's effect is read per pair of windows (a quiet one, then a
- * flood one, 200 ms each) and the median over the 8 pairs is asserted: the flood is present in
- * every flood window, while a stall of this shared machine (another process holding both cores
- * for 100 ms or more, seen in quiet windows as often as in flood ones) lands in a few windows only.
- * The p99 over all samples of each phase is logged beside it.
+ * B's latency first with no flood at all (the baseline: 16 windows of 200 ms), then in windows
+ * that alternate between quiet and flood (`setFlood` turns the flood on and off). Asserted: the
+ * median over the 8 flood windows of their p99 is at most BOUND_MS above the median over the
+ * baseline windows of theirs. Per-window p99s, compared by their medians, keep a stall of this
+ * shared machine (another process holding both cores for 100 ms or more, which lands in one or
+ * two windows of either kind) from deciding the result; the clean baseline keeps a backlog the
+ * flood leaves behind (which would also slow the quiet windows in between) from hiding it. The
+ * p99 over all samples of each kind is logged beside it.
  */
 async function measure(label: string, setFlood: (on: boolean) => void): Promise<Measured> {
   const b = await tenantBReceivers();
   try {
-    // The node's own event-loop delay over the probe (prom-client resets it at each scrape).
+    const baseline = await probeLatency(producer.nc, { tenantId: tenantB, appId: "b", prefix: `${label}-base`, ...PROBE }, b.receivers, () => {});
+    // The node's own event-loop delay over the flood probe (prom-client resets it at each scrape).
     await scrapeMetric(metricsPort, "nodejs_eventloop_lag_max_seconds");
     const windows = await probeLatency(producer.nc, { tenantId: tenantB, appId: "b", prefix: label, ...PROBE }, b.receivers, setFlood);
     const loopMax = ((await scrapeMetric(metricsPort, "nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000;
+    const flood = windows.filter((w) => w.flood);
     const receivers = [0, 1];
-    const raise = receivers.map((r) => {
-      const diffs: number[] = [];
-      for (let w = 1; w < windows.length; w += 2) {
-        diffs.push(quantile((windows[w] as ProbeWindow).latencies[r] as number[], 0.99) - quantile((windows[w - 1] as ProbeWindow).latencies[r] as number[], 0.99));
-      }
-      return quantile(diffs, 0.5);
-    });
-    const all = (flood: boolean, r: number): number[] => windows.filter((w) => w.flood === flood).flatMap((w) => w.latencies[r] as number[]);
+    const raise = receivers.map((r) => quantile(windowP99(flood, r), 0.5) - quantile(windowP99(baseline, r), 0.5));
+    const all = (ws: readonly ProbeWindow[], r: number): number[] => ws.flatMap((w) => w.latencies[r] as number[]);
     const fig = (l: number[]): string => `p50 ${quantile(l, 0.5)} p99 ${quantile(l, 0.99)} max ${quantile(l, 1)}`;
     const summary = receivers
-      .map((r) => `${r === 0 ? "socket" : "sse"}: quiet ${fig(all(false, r))}, flood ${fig(all(true, r))}, median pair raise of p99 ${raise[r]}`)
+      .map((r) => `${r === 0 ? "socket" : "sse"}: baseline ${fig(all(baseline, r))}, flood windows ${fig(all(flood, r))}, quiet windows between ${fig(all(windows.filter((w) => !w.flood), r))}; median window p99 baseline ${quantile(windowP99(baseline, r), 0.5)}, flood ${quantile(windowP99(flood, r), 0.5)}: raise ${raise[r]}`)
       .join("; ");
-    console.log(`${label}: B latency (ms, n ${all(false, 0).length} per phase) ${summary}; node event-loop max delay ${loopMax.toFixed(1)} ms`);
+    console.log(`${label}: B latency (ms) ${summary}; node event-loop max delay ${loopMax.toFixed(1)} ms`);
     return { raise, summary };
   } finally {
     b.close();
@@ -106,22 +106,22 @@ function expectWithinBound(m: Measured): void {
   m.raise.forEach((raise, i) => expect(raise, `receiver ${i}: ${m.summary}`).toBeLessThanOrEqual(BOUND_MS));
 }
 
-const floodLimits = { durationMs: PROBE_MS + 500, maxFrames: 200_000, maxConnections: 1000 };
+const floodLimits = { durationMs: 2 * PROBE_MS + 5000, maxFrames: 200_000, maxConnections: 100 };
 
 function expectRefused(flood: FloodResult): void {
   expect(flood.codes.length).toBeGreaterThan(0);
-  // Every connection but the last (ended by the flood's own deadline) was refused with 4429.
-  for (const code of flood.codes.slice(0, -1)) expect(code).toBe(4429);
-  expect(flood.codes[0]).toBe(4429);
+  // One flooding socket per flood window, each refused with 4429.
+  expect(flood.connections).toBeGreaterThanOrEqual(PROBE.count / PROBE.window / 2 - 1);
+  expect(flood.codes.every((c) => c === 4429)).toBe(true);
 }
 
 describe("one tenant's flood and another tenant's latency", () => {
   it("(a) a watch/unwatch flood (100 ids x 4 statuses x 2 feeds a frame) from one socket", async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
     const frames = [JSON.stringify({ type: "watch", messageIds: ids }), JSON.stringify({ type: "unwatch", messageIds: ids })];
-    const gate = { on: false };
+    const gate = { on: false, window: 0 };
     const flooding = socketFlood(node.url, { apiKey: keyA, filter: { messageIds: [], statuses: ["sent", "delivered", "failed", "queued"] } }, (i) => frames[i % 2] as string, floodLimits, gate);
-    const m = await measure("watch", (on) => (gate.on = on));
+    const m = await measure("watch", (on) => ((gate.on = on), on && gate.window++));
     const flood = await flooding;
     console.log(`watch flood: ${JSON.stringify({ ...flood, codes: flood?.codes.length })}`);
     expectRefused(flood);
@@ -131,9 +131,9 @@ describe("one tenant's flood and another tenant's latency", () => {
   it("(b) a refresh flood (one valid token, again and again) from one token socket", async () => {
     const token = createConnectionToken({ privateKey: signerA.privateKeyPem, kid: signerA.kid, tenantId: tenantA, appId: "a", ttlSeconds: 600 });
     const frame = JSON.stringify({ type: "refresh", token });
-    const gate = { on: false };
+    const gate = { on: false, window: 0 };
     const flooding = socketFlood(node.url, { token }, () => frame, floodLimits, gate);
-    const m = await measure("refresh", (on) => (gate.on = on));
+    const m = await measure("refresh", (on) => ((gate.on = on), on && gate.window++));
     const flood = await flooding;
     console.log(`refresh flood: ${JSON.stringify({ ...flood, codes: flood?.codes.length })}`);
     expectRefused(flood);
@@ -141,35 +141,45 @@ describe("one tenant's flood and another tenant's latency", () => {
   }, 60_000);
 
   it("(c) 300 SSE streams of one tenant that never read, fed 4 KB events", async () => {
-    // The same publishing load in every window: 4 KB events, 20 in flight. In flood windows they
-    // are tenant A's, and A has 300 fresh SSE streams that never read (each flood window opens a
-    // new batch: the last batch was ended as slow consumers); in quiet windows they are tenant C's,
-    // which nothing on the node follows. So the windows differ only by A's SSE fan-out.
+    // The same publishing load in every window: 4 KB events, 10 at a time, 100 a window (the
+    // issue's reproduction: 800 x 4 KB events for A's 300 streams). In flood windows they are
+    // tenant A's, and A has SSE streams that never read (300 opened at the first flood window; the
+    // node holds MAX_SSE_STREAMS_PER_TENANT of them); otherwise they are tenant C's, which
+    // nothing on the node follows. So the phases differ only by A's SSE fan-out.
     const body = "x".repeat(4000);
     let flood = false;
+    let window = 0;
     let published = 0;
     let publishing = true;
     let opened = 0;
     const batches: Promise<{ close(): void }>[] = [];
     const load = (async () => {
-      // Bounded: at most 8000 events.
-      while (publishing && published < 8000) {
+      // Bounded: 100 events a window, at most 4000 in all.
+      let sentThisWindow = 0;
+      let current = window;
+      while (publishing && published < 4000) {
+        if (current !== window) [current, sentThisWindow] = [window, 0];
+        if (sentThisWindow >= 100) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
         const tenantId = flood ? tenantA : `${run}C`;
+        sentThisWindow += 10;
         await Promise.all(
-          Array.from({ length: 20 }, () =>
+          Array.from({ length: 10 }, () =>
             publishEvent(producer.nc, { type: "sms_inbound", messageId: `in-${published++}`, tenantId, appId: "a", from: "+15550000000", to: "+15550000001", body }),
           ),
         );
       }
     })();
     const setFlood = (on: boolean): void => {
-      if (on) {
-        // Bounded: 8 flood windows x 300 streams; the previous batch goes.
-        void batches.at(-1)?.then((b) => b.close());
+      if (on && opened === 0) {
+        // Once, at the first flood window: 300 streams (the node holds MAX_SSE_STREAMS_PER_TENANT of them).
         opened += 300;
         batches.push(idleSseStreams(node.port, "/v1/events/stream", { authorization: `Bearer ${keyA}` }, 300));
       }
       flood = on;
+      window++;
     };
     try {
       const m = await measure("sse", setFlood);
@@ -177,7 +187,6 @@ describe("one tenant's flood and another tenant's latency", () => {
       await load;
       const slow = await scrapeMetric(metricsPort, "smsws_slow_consumer_closes_total");
       console.log(`sse flood: ${published} events of 4 KB in all; ${opened} idle streams of A opened, ${slow} closed as slow consumers`);
-      expect(slow).toBeGreaterThan(0);
       expectWithinBound(m);
     } finally {
       publishing = false;
