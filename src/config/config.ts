@@ -203,7 +203,7 @@ export const settings = {
   ),
   frameBurst: setting(
     "FRAME_BURST",
-    "2000",
+    "1000",
     "Most frame units one socket holds at once (its burst); a frame costing more takes the whole burst",
     integer(1, 100_000_000),
   ),

@@ -58,7 +58,7 @@ describe("FrameBudget", () => {
 describe("frame budget settings", () => {
   it("have defaults and refuse nonsense naming the variable", () => {
     const c = loadConfig({});
-    expect([c.frameRatePerS, c.frameBurst, c.refreshRatePerMin, c.refreshBurst, c.maxSseStreamsPerTenant]).toEqual([1000, 2000, 60, 5, 25]);
+    expect([c.frameRatePerS, c.frameBurst, c.refreshRatePerMin, c.refreshBurst, c.maxSseStreamsPerTenant]).toEqual([1000, 1000, 60, 5, 25]);
     expect(() => loadConfig({ FRAME_RATE_PER_S: "0" })).toThrow(/FRAME_RATE_PER_S/);
     expect(() => loadConfig({ REFRESH_BURST: "lots" })).toThrow(/REFRESH_BURST/);
     expect(loadConfig({ MAX_SSE_STREAMS_PER_TENANT: "0" }).maxSseStreamsPerTenant).toBe(0);
