@@ -45,6 +45,7 @@ beforeAll(async () => {
   keyA = await producer.key({ role: "app", tenantId: tenantA, appId: "a" });
   keyB = await producer.key({ role: "app", tenantId: tenantB, appId: "b" });
   // Keys and signers exist before the node starts: it loads them before it is ready.
+  // FLOOD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the node process.
   metricsPort = await freePort();
   node = await startNodeProcess(nats.url, { ...nats.nodeEnv(), METRICS_PORT: String(metricsPort), DRAIN_DELAY_MS: "0", DRAIN_WINDOW_MS: "0", SHUTDOWN_TIMEOUT_MS: "5000" }, (process.env.FLOOD_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""));
 }, 60_000);
