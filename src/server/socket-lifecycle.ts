@@ -146,8 +146,9 @@ export class SocketLifecycle implements ClientHandlers {
     }
     if (data.state === "authenticating") this.#authenticate(ws, message, isBinary);
     // After authentication: refresh is acted on; unknown types and a second auth message are
-    // ignored (forward compatibility).
-    else if (data.state === "authenticated" || data.state === "subscribing") this.#session.handle(ws, message, isBinary);
+    // ignored (forward compatibility). Frames still arriving after the node closed the socket
+    // (the rest of a flood's TCP read) are dropped unread.
+    else if ((data.state === "authenticated" || data.state === "subscribing") && data.closedBy === undefined) this.#session.handle(ws, message, isBinary);
   }
 
   close(ws: Socket, code: number): void {
