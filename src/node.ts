@@ -32,6 +32,7 @@ import { KeyStore } from "./keys/key-store.js";
 import { REJECTED_VALUE_REASONS, WATCHED_BUCKETS, type RejectedValueEvent } from "./keys/watched-bucket.js";
 import { RevokedTokens } from "./tokens/revoked-tokens.js";
 import { SignerStore } from "./tokens/signer-store.js";
+import { recheckToken } from "./tokens/refresh-scope.js";
 import { verifyConnectionToken } from "./tokens/verify-token.js";
 import { portOf, startMetricsServer } from "./metrics/metrics-server.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -157,15 +158,16 @@ export async function startNode(config: Config, log: Logger, options: NodeOption
   const continuity = reader === undefined ? undefined : new FeedContinuity(reader, publisher, config, metrics, log, readers);
   const feeds = new FeedRegistry(new FeedSubscriber(nc, continuity ?? publisher, metrics, log));
   const audit = new AuditLog(log);
+  const tokenStores = {
+    signer: (kid: string) => signers.signer(kid),
+    isRevoked: (jti: string) => revokedTokens.isRevoked(jti),
+    nowMs: Date.now,
+    maxTtlS: config.tokenMaxTtlS,
+  };
   const credentials: Credentials = {
     apiKey: (key) => keys.lookup(key),
-    token: (token) =>
-      verifyConnectionToken(token, {
-        signer: (kid) => signers.signer(kid),
-        isRevoked: (jti) => revokedTokens.isRevoked(jti),
-        nowMs: Date.now,
-        maxTtlS: config.tokenMaxTtlS,
-      }),
+    token: (token) => verifyConnectionToken(token, tokenStores),
+    recheck: (verdict) => recheckToken(verdict, tokenStores),
   };
   const quota = new FleetQuota(tenantQuotas, { intervalMs: FLEET_COUNTS_INTERVAL_MS, perNodeMax: config.maxConnectionsPerTenant });
   const lifecycle = new SocketLifecycle({

@@ -27,7 +27,10 @@ export const CloseCode = {
   Kicked: 4410,
   /** The connection token expired: get a fresh token, reconnect, resume. */
   TokenExpired: 4419,
-  /** Slow consumer, the tenant's connection cap, or a stalled replay: back off, reconnect, resume. */
+  /**
+   * Slow consumer, the tenant's connection cap, a stalled replay, or frames past the socket's
+   * budget (FRAME_RATE_PER_S, REFRESH_RATE_PER_MIN): back off, reconnect, resume.
+   */
   TooMany: 4429,
 } as const;
 

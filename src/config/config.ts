@@ -200,6 +200,31 @@ export const settings = {
     "uWS topics one socket's filter may compile to (messageIds x statuses x feeds); a filter needing more is refused (4400)",
     integer(1, 1_000_000),
   ),
+  frameRatePerS: setting(
+    "FRAME_RATE_PER_S",
+    "1000",
+    "Frame units one authenticated socket earns per second: each frame costs 1, a watch/unwatch 1 more per topic it touches (ids x statuses x feeds); over budget: auth_error, close 4429",
+    integer(1, 1_000_000),
+  ),
+  frameBurst: setting(
+    "FRAME_BURST",
+    "1000",
+    "Most frame units one socket holds at once (its burst); a frame costing more takes the whole burst",
+    integer(1, 100_000_000),
+  ),
+  refreshRatePerMin: setting(
+    "REFRESH_RATE_PER_MIN",
+    "60",
+    "Token refreshes one socket earns per minute (over budget: auth_error, close 4429)",
+    integer(1, 60_000),
+  ),
+  refreshBurst: setting("REFRESH_BURST", "5", "Most token refreshes one socket may send at once", integer(1, 1000)),
+  maxSseStreamsPerTenant: setting(
+    "MAX_SSE_STREAMS_PER_TENANT",
+    "25",
+    "SSE streams one tenant may hold open on this node (beyond: 429 with Retry-After); 0 disables",
+    integer(0),
+  ),
   allowedRoles: setting(
     "ALLOWED_ROLES",
     "any",

@@ -10,7 +10,7 @@ import type { EventFilter } from "../scope/filter.js";
 import type { Scope } from "../scope/scope.js";
 import type { TokenFilter } from "../tokens/claims.js";
 import { isConnectionToken } from "../tokens/credential.js";
-import type { TokenVerdict } from "../tokens/verdict.js";
+import type { TokenAccepted, TokenVerdict } from "../tokens/verdict.js";
 import { parseAuthMessage, type ResumeRequest } from "./client-messages.js";
 import type { Credential } from "./credential.js";
 import { Refusals, type Refusal } from "./refusal.js";
@@ -33,9 +33,11 @@ export type AuthDecision =
 export interface Credentials {
   apiKey(key: string): { hash: string; record: KeyRecord } | undefined;
   token(token: string): TokenVerdict;
+  /** A token verified before, checked again without its signature (src/tokens/refresh-scope.ts). */
+  recheck(verdict: TokenAccepted): TokenVerdict;
 }
 
-export function authenticate(frame: ArrayBuffer, isBinary: boolean, credentials: Credentials): AuthDecision {
+export function authenticate(frame: ArrayBuffer, isBinary: boolean, credentials: Pick<Credentials, "apiKey" | "token">): AuthDecision {
   let auth;
   try {
     auth = parseAuthMessage(frame, isBinary);

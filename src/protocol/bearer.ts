@@ -20,7 +20,7 @@ export type BearerDecision =
 /** Where the credential came from: a URL may carry a token, never an API key (it ends up in logs). */
 export type CredentialSource = "header" | "url";
 
-export function authenticateBearer(credential: string, source: CredentialSource, credentials: Credentials): BearerDecision {
+export function authenticateBearer(credential: string, source: CredentialSource, credentials: Pick<Credentials, "apiKey" | "token">): BearerDecision {
   if (isConnectionToken(credential)) {
     const verdict = credentials.token(credential);
     if (!verdict.ok) return tokenRefusal(verdict);

@@ -26,6 +26,7 @@ export const Refusals = {
   slowConsumer: refusal(CloseCode.TooMany, "slow consumer"),
   replayStalled: refusal(CloseCode.TooMany, "replay stalled: read your socket"),
   replayBehind: refusal(CloseCode.TooMany, "too many live events held during the replay"),
+  frameBudget: refusal(CloseCode.TooMany, "too many frames: slow down"),
   messageTooBig: refusal(CloseCode.MessageTooBig, "message too big"),
   shuttingDown: refusal(CloseCode.GoingAway, "server shutting down"),
   maxLifetime: refusal(CloseCode.GoingAway, "max lifetime reached"),

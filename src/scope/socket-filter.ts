@@ -7,7 +7,7 @@
 import { ClientProtocolError } from "../errors.js";
 import { CloseCode } from "../client/close-codes.js";
 import type { SmsEvent } from "../events/event.js";
-import { filterAllows, type EventFilter } from "./filter.js";
+import { filterAllows, intersectFilters, type EventFilter } from "./filter.js";
 import { filterTopics, messageTopics, pingTopic, topicsPerMessage, type FilterTopic } from "./filter-topics.js";
 import type { Feed } from "./scope.js";
 
@@ -39,6 +39,7 @@ export function topicCount(filter: EventFilter, feeds: readonly Feed[]): number 
 
 export class SocketFilter {
   #filter: EventFilter;
+  #ceiling: EventFilter;
   #live = false;
 
   /**
@@ -47,23 +48,38 @@ export class SocketFilter {
    */
   constructor(
     filter: EventFilter,
-    private readonly ceiling: EventFilter,
+    ceiling: EventFilter,
     private readonly feeds: readonly Feed[],
     private readonly limits: FilterLimits,
   ) {
-    const ids = filter.messageIds?.size ?? 0;
-    if (ids > limits.maxMessageIds) {
-      throw new ClientProtocolError(CloseCode.BadRequest, `filter.messageIds: at most ${limits.maxMessageIds} ids per socket`);
-    }
-    const topics = topicCount(filter, feeds);
-    if (topics > limits.maxTopics) {
-      throw new ClientProtocolError(CloseCode.BadRequest, `filter needs ${topics} topics, more than the ${limits.maxTopics} allowed: ask for fewer messageIds or statuses`);
-    }
+    this.#check(filter);
     this.#filter = filter;
+    this.#ceiling = ceiling;
+  }
+
+  #check(filter: EventFilter): void {
+    const ids = filter.messageIds?.size ?? 0;
+    if (ids > this.limits.maxMessageIds) {
+      throw new ClientProtocolError(CloseCode.BadRequest, `filter.messageIds: at most ${this.limits.maxMessageIds} ids per socket`);
+    }
+    const topics = topicCount(filter, this.feeds);
+    if (topics > this.limits.maxTopics) {
+      throw new ClientProtocolError(CloseCode.BadRequest, `filter needs ${topics} topics, more than the ${this.limits.maxTopics} allowed: ask for fewer messageIds or statuses`);
+    }
   }
 
   get filter(): EventFilter {
     return this.#filter;
+  }
+
+  /** The token's ceiling: what the socket may ever receive (narrowed by refresh, never widened). */
+  get ceiling(): EventFilter {
+    return this.#ceiling;
+  }
+
+  /** The uWS topics one watched id costs this socket (over all its feeds): what a watch frame is charged per id. */
+  get topicsPerId(): number {
+    return this.feeds.length * topicsPerMessage(this.#filter);
   }
 
   /** Whether the socket may follow messages (it authenticated with a messageIds filter). */
@@ -103,7 +119,7 @@ export class SocketFilter {
     let ignored = 0;
     for (const id of ids) {
       if (next.has(id)) continue;
-      if ((this.ceiling.messageIds !== undefined && !this.ceiling.messageIds.has(id)) || next.size >= maxIds) {
+      if ((this.#ceiling.messageIds !== undefined && !this.#ceiling.messageIds.has(id)) || next.size >= maxIds) {
         ignored++;
         continue;
       }
@@ -123,6 +139,31 @@ export class SocketFilter {
     if (this.#live) for (const id of removed) this.#each(id, (f, t) => port.unsubscribe(f, t));
     this.#filter = Object.freeze({ ...this.#filter, messageIds: next });
     return { count: next.size, ignored: 0 };
+  }
+
+  /**
+   * A refreshed token's ceiling (W-8): the socket's ceiling becomes its intersection with
+   * `ceiling`, and its filter the filter under that, so ids, statuses and types outside it are
+   * dropped and their topics left; nothing is ever added. Throws ClientProtocolError (4400) when
+   * the narrower filter would need more topics than allowed (fewer statuses can split one
+   * message topic into several), leaving the socket as it was.
+   */
+  narrow(ceiling: EventFilter, port: FilterSubscriptions): void {
+    const nextCeiling = intersectFilters(this.#ceiling, ceiling);
+    const next = intersectFilters(this.#filter, nextCeiling);
+    this.#check(next);
+    if (this.#live) {
+      for (const feed of this.feeds) {
+        const before = filterTopics(feed.topic, this.#filter);
+        const after = filterTopics(feed.topic, next);
+        const kept = new Set(after.map((t) => t.topic));
+        const had = new Set(before.map((t) => t.topic));
+        for (const t of before) if (!kept.has(t.topic)) port.unsubscribe(feed.topic, t);
+        for (const t of after) if (!had.has(t.topic)) port.subscribe(feed.topic, t);
+      }
+    }
+    this.#ceiling = nextCeiling;
+    this.#filter = next;
   }
 
   #each(id: string, fn: (feedTopic: string, t: FilterTopic) => void): void {

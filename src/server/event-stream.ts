@@ -6,9 +6,10 @@
  * write() returns false (the kernel buffer is full and uWS keeps the rest) it stops draining on
  * its own as soon as an onWritable handler is set. So after a failed write, frames wait in our
  * own queue; onWritable writes them out (its first, empty write lets uWS flush what it holds).
- * When the queue passes MAX_BACKPRESSURE_BYTES the stream is a slow consumer: the queue is
- * dropped and the stream ends with `event: close` (4429), like a socket; its client resumes from
- * the last id it received, so nothing is lost.
+ * When the queue passes MAX_BACKPRESSURE_BYTES (counted in bytes: live frames arrive encoded
+ * once, as Buffers, shared by every stream) the stream is a slow consumer: the queue is dropped
+ * and the stream ends with `event: close` (4429), like a socket; its client resumes from the last
+ * id it received, so nothing is lost.
  */
 import type { HttpResponse } from "uWebSockets.js";
 import type { Credential } from "../protocol/credential.js";
@@ -16,6 +17,11 @@ import { Refusals, type Refusal } from "../protocol/refusal.js";
 import { sseCloseFrame } from "../protocol/sse-frames.js";
 import type { EventFilter } from "../scope/filter.js";
 import type { Feed, Scope } from "../scope/scope.js";
+
+/** A frame as text (replay, control frames) or already encoded (live events, encoded once). */
+export type SseChunk = string | Uint8Array;
+
+const byteLength = (chunk: SseChunk): number => (typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength);
 
 export interface EventStreamInfo {
   readonly id: number;
@@ -35,8 +41,10 @@ export class EventStream {
   /** Why the node ended it (undefined: the client went away). */
   closedBy: Refusal | undefined;
   delivered = 0;
+  /** The fan-out number when it went live (stream-fanout.ts): events queued before are not its. */
+  liveFrom = 0;
   #blocked = false;
-  #queue: string[] = [];
+  #queue: SseChunk[] = [];
   #queuedBytes = 0;
 
   constructor(
@@ -59,11 +67,11 @@ export class EventStream {
   }
 
   /** Write one frame (corked). False when the stream is closed, or was just closed as slow. */
-  write(frame: string): boolean {
+  write(frame: SseChunk): boolean {
     if (this.state === "closed") return false;
     if (this.#blocked) {
       this.#queue.push(frame);
-      this.#queuedBytes += frame.length;
+      this.#queuedBytes += byteLength(frame);
       if (this.#queuedBytes > this.maxBufferedBytes) {
         this.close(Refusals.slowConsumer);
         return false;
@@ -125,8 +133,8 @@ export class EventStream {
       ok = this.res.write("");
       let sent = 0;
       while (ok && sent < this.#queue.length) {
-        const frame = this.#queue[sent++] as string;
-        this.#queuedBytes -= frame.length;
+        const frame = this.#queue[sent++] as SseChunk;
+        this.#queuedBytes -= byteLength(frame);
         ok = this.res.write(frame);
       }
       this.#queue = sent === this.#queue.length ? [] : this.#queue.slice(sent);

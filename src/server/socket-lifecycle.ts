@@ -75,7 +75,17 @@ export class SocketLifecycle implements ClientHandlers {
 
   constructor(private readonly deps: LifecycleDeps) {
     const { credentials, sockets, metrics, audit, log } = deps;
-    this.#session = new SessionMessages({ credentials, sockets, metrics, audit, log, watched: () => this.#gauges() });
+    const { config } = deps;
+    this.#session = new SessionMessages({
+      credentials,
+      sockets,
+      metrics,
+      audit,
+      log,
+      budget: { ratePerS: config.frameRatePerS, burst: config.frameBurst, refreshPerMin: config.refreshRatePerMin, refreshBurst: config.refreshBurst },
+      filterLimits: { maxMessageIds: config.watchMaxMessageIds, maxTopics: config.filterMaxTopics },
+      watched: () => this.#gauges(),
+    });
   }
 
   upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
@@ -136,8 +146,9 @@ export class SocketLifecycle implements ClientHandlers {
     }
     if (data.state === "authenticating") this.#authenticate(ws, message, isBinary);
     // After authentication: refresh is acted on; unknown types and a second auth message are
-    // ignored (forward compatibility).
-    else if (data.state === "authenticated" || data.state === "subscribing") this.#session.handle(ws, message, isBinary);
+    // ignored (forward compatibility). Frames still arriving after the node closed the socket
+    // (the rest of a flood's TCP read) are dropped unread.
+    else if ((data.state === "authenticated" || data.state === "subscribing") && data.closedBy === undefined) this.#session.handle(ws, message, isBinary);
   }
 
   close(ws: Socket, code: number): void {

@@ -10,7 +10,10 @@ import type { TenantHint } from "../protocol/routing.js";
 import { authErrorFrame } from "../protocol/server-messages.js";
 import type { ReplaySocket } from "../resume/replay-socket.js";
 import type { Feed, Scope } from "../scope/scope.js";
-import type { FilterSubscriptions, SocketFilter, WatchResult } from "../scope/socket-filter.js";
+import { isNarrowing, type EventFilter } from "../scope/filter.js";
+import { SocketFilter, type FilterLimits, type FilterSubscriptions, type WatchResult } from "../scope/socket-filter.js";
+import type { VerifiedToken } from "../tokens/refresh-scope.js";
+import type { FrameBudget } from "./frame-budget.js";
 import { DerivedTopics } from "./derived-topics.js";
 import type { DeliveryCounters } from "./delivery-counters.js";
 
@@ -36,6 +39,10 @@ export interface SocketData {
   filter: SocketFilter | undefined;
   /** The load balancer's routing hint from `/ws?tenant=` (logged only; never decides the scope). */
   tenantHint?: TenantHint;
+  /** What it may still send (frame-budget.ts); created at its first frame after auth. */
+  budget?: FrameBudget;
+  /** The token it last refreshed with, verified (a refresh flood of it costs no signature check). */
+  refreshed?: VerifiedToken;
   /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
   liveAt?: readonly number[];
 }
@@ -120,6 +127,23 @@ export class SocketRegistry {
     const filter = ws.getUserData().filter as SocketFilter;
     const port = this.#filterSubscriptions(ws);
     return remove ? filter.unwatch(messageIds, port) : filter.watch(messageIds, port);
+  }
+
+  /**
+   * A refreshed token's filter ceiling (W-8): the socket's filter narrows to it, at once if
+   * live; a socket that had no filter gets one and moves from its feed topics to the filter's.
+   * Throws ClientProtocolError (4400) when the result needs more topics than `limits` allow.
+   */
+  narrow(ws: Socket, ceiling: EventFilter, limits: FilterLimits): void {
+    const data = ws.getUserData();
+    if (!isNarrowing(ceiling) || data.feeds === undefined || data.state === "closed") return;
+    if (data.filter !== undefined) return data.filter.narrow(ceiling, this.#filterSubscriptions(ws));
+    const filter = new SocketFilter(ceiling, ceiling, data.feeds, limits);
+    data.filter = filter;
+    // Live already (not replaying): leave the feed topics for the filter's.
+    if (!data.feeds.some((f) => ws.isSubscribed(f.topic))) return;
+    for (const feed of data.feeds) ws.unsubscribe(feed.topic);
+    filter.goLive(this.#filterSubscriptions(ws));
   }
 
   /** On close: the socket's derived topics leave the bookkeeping (uWS has dropped them). */

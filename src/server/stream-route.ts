@@ -44,7 +44,7 @@ const SSE_HEADERS: readonly (readonly [string, string])[] = [
 ];
 
 export interface StreamRouteDeps {
-  config: Pick<Config, "allowedOrigins" | "trustedProxyHeader" | "trustedProxies" | "maxBackpressureBytes">;
+  config: Pick<Config, "allowedOrigins" | "trustedProxyHeader" | "trustedProxies" | "maxBackpressureBytes" | "maxSseStreamsPerTenant">;
   log: Logger;
   metrics: Metrics;
   health: NodeHealth;
@@ -87,6 +87,11 @@ export class StreamRoute {
     }
     const who = await this.deps.auth.authenticate(exchange, query.token, () => {});
     if (who === undefined || exchange.done) return;
+    // One tenant's streams are a JavaScript loop per event: capped, so no tenant can buy unbounded fan-out work.
+    if (who.scope.role === "app" && config.maxSseStreamsPerTenant > 0 && this.deps.streams.ofTenant(who.scope.tenantId) >= config.maxSseStreamsPerTenant) {
+      metrics.auth.inc({ outcome: "tenant_limit" });
+      return exchange.json("429 Too Many Requests", errorBody("Too many SSE streams for this tenant"), [["retry-after", "5"]]);
+    }
     if (who.scope.role === "app" && !admission.joinTenant(who.scope.tenantId)) {
       metrics.auth.inc({ outcome: "tenant_limit" });
       return exchange.json("429 Too Many Requests", errorBody(Refusals.tenantLimit.reason), [["retry-after", "5"]]);

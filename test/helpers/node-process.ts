@@ -14,11 +14,19 @@ export interface NodeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; t: number }>;
 }
 
-/** `nofile`: run under `ulimit -n <nofile>` (soft and hard, so Node cannot raise it). */
-export async function startNodeProcess(natsUrl: string, env: Record<string, string> = {}, options: { nofile?: number } = {}): Promise<NodeProcess> {
+/**
+ * `nofile`: run under `ulimit -n <nofile>` (soft and hard, so Node cannot raise it).
+ * `nodeArgs`: options for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+ */
+export async function startNodeProcess(
+  natsUrl: string,
+  env: Record<string, string> = {},
+  options: { nofile?: number; nodeArgs?: readonly string[] } = {},
+): Promise<NodeProcess> {
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
+  const nodeArgs = [...(options.nodeArgs ?? []), CLI, "serve"];
   const [command, args] =
-    options.nofile === undefined ? [process.execPath, [CLI, "serve"]] : ["bash", ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, process.execPath, CLI, "serve"]];
+    options.nofile === undefined ? [process.execPath, nodeArgs] : ["bash", ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, process.execPath, ...nodeArgs]];
   const child = spawn(command, args, {
     env: { ...process.env, NATS_URL: natsUrl, HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "info", AUTO_PROVISION: env.NATS_USER === undefined ? "true" : "false", MAX_UNAUTHENTICATED_PER_IP: "100000", AUTH_FAILURES_PER_IP_PER_MIN: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -188,6 +188,29 @@ describe("SSE slow consumers and drain", () => {
     reading.close();
   });
 
+  it("caps SSE streams per tenant (MAX_SSE_STREAMS_PER_TENANT): 429 beyond, other tenants unaffected, a slot freed by a close", async () => {
+    const capped = await startTestNode(nats, { MAX_SSE_STREAMS_PER_TENANT: "2" });
+    try {
+      const key = await producer.key({ role: "app", tenantId: "Mt", appId: "Ma" });
+      const other = await producer.key({ role: "app", tenantId: "Mo", appId: "Ma" });
+      const two = await Promise.all([1, 2].map(() => SseReader.open(streamUrl(capped), bearer(key))));
+      expect(two.map((r) => r.status)).toEqual([200, 200]);
+      const third = await fetch(streamUrl(capped), { headers: bearer(key) });
+      expect(third.status).toBe(429);
+      expect(third.headers.get("retry-after")).toBe("5");
+      expect(await third.text()).toMatch(/Too many SSE streams for this tenant/);
+      const fine = await SseReader.open(streamUrl(capped), bearer(other));
+      expect(fine.status).toBe(200);
+      (two[0] as SseReader).close();
+      await pollUntil(async () => (await metricValue(capped.node, "smsws_sse_streams")) === 2, 5000, "the closed stream to be gone");
+      const again = await SseReader.open(streamUrl(capped), bearer(key));
+      expect(again.status).toBe(200);
+      for (const r of [...two, fine, again]) r.close();
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("ends every stream with event: close 1001 on drain", async () => {
     const key = await producer.key({ role: "app", tenantId: "Dt", appId: "Da" });
     const readers = await Promise.all([1, 2, 3].map(() => SseReader.open(streamUrl(small), bearer(key))));

@@ -236,6 +236,59 @@ describe("connection tokens", () => {
   });
 });
 
+describe("refresh narrows, budgets and caches (issue 19, W-2/W-8)", () => {
+  const withFilter = (s: CreatedSigner, filter: Record<string, unknown> | undefined, ttl = 600): string =>
+    createConnectionToken({ privateKey: s.privateKeyPem, kid: s.kid, tenantId: s.tenantId, appId: s.appId ?? "a1", ttlSeconds: ttl, ...(filter === undefined ? {} : { filter }) });
+
+  it("a narrower ceiling drops a watched id (no more of its events; a watch of it is ignored), a wider one adds nothing", async () => {
+    const s = await signer("Tn", "a1");
+    const c = await TestClient.authed(n1.url, withFilter(s, { messageIds: ["n1", "n2", "n3"] }), { filter: { messageIds: ["n1", "n2"] } });
+    c.sendJson({ type: "refresh", token: withFilter(s, { messageIds: ["n1", "n3"] }) });
+    await c.waitFor((f) => f.type === "refresh_ok");
+    c.sendJson({ type: "watch", messageIds: ["n2", "n3"] });
+    expect(await c.waitFor((f) => f.type === "watch_ok")).toEqual({ type: "watch_ok", count: 2, ignored: 1 });
+    // A refresh with a wider ceiling (or none) widens nothing back.
+    c.sendJson({ type: "refresh", token: withFilter(s, undefined) });
+    await c.until(() => c.frames.filter((f) => f.type === "refresh_ok").length === 2, 5000, "the second refresh_ok");
+    c.sendJson({ type: "watch", messageIds: ["n2"] });
+    await c.until(() => c.frames.filter((f) => f.type === "watch_ok").length === 2, 5000, "the second watch_ok");
+    expect(c.frames.filter((f) => f.type === "watch_ok")[1]).toEqual({ type: "watch_ok", count: 2, ignored: 1 });
+    for (const id of ["n2", "n1", "n3"]) await status("Tn", "a1", id);
+    await c.waitForEvents(2);
+    await status("Tn", "a1", "n2");
+    await status("Tn", "a1", "n1");
+    await c.waitForEvents(3);
+    expect(c.events().map((e) => e.messageId)).toEqual(["n1", "n3", "n1"]);
+    c.close();
+  });
+
+  it("a socket without a filter narrows to a refreshed ceiling at once (types)", async () => {
+    const s = await signer("Tw", "a1");
+    const c = await TestClient.authed(n1.url, withFilter(s, undefined));
+    c.sendJson({ type: "refresh", token: withFilter(s, { types: ["sms_inbound"] }) });
+    await c.waitFor((f) => f.type === "refresh_ok");
+    await status("Tw", "a1", "st-1");
+    await publishEvent(producer.nc, { type: "sms_inbound", messageId: "in-1", tenantId: "Tw", appId: "a1", from: "+15550000000", to: "+15550000001", body: "hi" });
+    await c.waitForEvents(1);
+    await publishEvent(producer.nc, { type: "sms_inbound", messageId: "in-2", tenantId: "Tw", appId: "a1", from: "+15550000000", to: "+15550000001", body: "hi" });
+    await c.waitForEvents(2);
+    expect(c.events().map((e) => e.messageId)).toEqual(["in-1", "in-2"]);
+    c.close();
+  });
+
+  it("the same token again is answered (re-checked, not re-verified) up to REFRESH_BURST, then 4429; a revoked one is refused", async () => {
+    const s = await signer("Tr", "a1");
+    const t = token(s, { jti: "tr-1" });
+    const c = await TestClient.authed(n2.url, t);
+    for (let i = 0; i < 5; i++) c.sendJson({ type: "refresh", token: t });
+    await c.until(() => c.frames.filter((f) => f.type === "refresh_ok").length === 5, 5000, "five refresh_ok");
+    c.sendJson({ type: "refresh", token: t });
+    expect((await c.waitClosed()).code).toBe(4429);
+    expect(c.frames.at(-1)).toEqual({ type: "auth_error", error: "too many frames: slow down" });
+    c.close();
+  });
+});
+
 describe("SDK with getToken", () => {
   it("across a token expiry and a node restart: every event once, in order", async () => {
     const s = await signer("Tsdk", "a1");
