@@ -36,7 +36,8 @@ import { encodeEvent, prepareEvent } from "../dist/publisher/index.js";
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("conformance/vectors.json", ROOT);
 /** The copy the Python package ships (its close-code table and defaults are read from it). */
-const COPIES = [OUT, new URL("clients/python/src/sms_ws_client/vectors.json", ROOT)];
+// The copies each SDK ships (Go embeds its own; its test also compares it with OUT).
+const COPIES = [OUT, new URL("clients/python/src/sms_ws_client/vectors.json", ROOT), new URL("clients/go/vectors.json", ROOT)];
 const SDK_VERSION = JSON.parse(readFileSync(new URL("packages/client/package.json", ROOT), "utf8")).version;
 
 const EPOCH = "2026-01-01T00:00:00.000Z";
