@@ -1,7 +1,10 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
-// Two projects: fast unit tests of the decision logic, and integration tests against real
-// nats-server processes, real uWS sockets and a different WebSocket client (ws).
+// Projects: fast unit tests of the decision logic; integration tests against real nats-server
+// processes, real uWS sockets and a different WebSocket client (ws); the measured ones (latency
+// bounds, run alone at the end); the fault suite (npm run test:faults).
+const MEASURED = ["test/integration/floods.test.ts"];
+
 export default defineConfig({
   test: {
     // Integration files each start their own nats-server(s); two cores: modest parallelism.
@@ -19,10 +22,26 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...MEASURED],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: "forks",
+        },
+      },
+      {
+        // Tests that assert a latency bound against a baseline measured in the same run: alone,
+        // after the other projects (groupOrder), one file at a time, so no other test file
+        // competes for the two cores while they measure.
+        test: {
+          name: "measured",
+          include: MEASURED,
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          pool: "forks",
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
       {
