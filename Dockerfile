@@ -2,11 +2,13 @@
 #
 # sms-ws-gateway image: build with `docker build -t sms-ws-gateway:TAG .`
 #
-# Node 20 on Debian bookworm (glibc) is deliberate: uWebSockets.js ships prebuilt binaries per
-# platform and Node ABI (binaries/uws_linux_{x64,arm64}_115.node for Node 20). Alpine (musl) or
-# another Node major has no matching binary, and the package would fall back to its slow JS
-# implementation. Bump the base image and the uWebSockets.js version together.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS on Debian 13 trixie (glibc 2.41) is deliberate: uWebSockets.js 20.57 ships prebuilt
+# binaries per platform and Node ABI (uws_linux_x64_137.node for Node 24), built for glibc 2.38 or
+# later. Alpine (musl), Debian 12 (glibc 2.36) or another Node major cannot load them, and the node
+# refuses to start (docs/runtime.md). The tag pins the Node patch version CI tests (.ci/run,
+# scripts/image.sh); bump it, the uWebSockets.js version and CI together. The build arg lets CI
+# build over its locally bootstrapped base of the same Debian and Node.
+ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -26,6 +28,9 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+# Only the uWS binary this image's Node loads (the package ships 20 others: about 107 MB).
+COPY scripts/image-prune-uws.mjs ./scripts/
+RUN node scripts/image-prune-uws.mjs node_modules
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

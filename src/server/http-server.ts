@@ -5,10 +5,10 @@
  * listens first, before NATS is reached (health and readiness answer; upgrades get 503
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
-import uWS from "uWebSockets.js";
-import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from "uWebSockets.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { loadUws, type UwsModule } from "../runtime/uws-runtime.js";
 import { corsFor, PREFLIGHT_HEADERS } from "./cors.js";
 import type { NodeHealth } from "./readiness.js";
 import type { Socket, SocketData } from "./sockets.js";
@@ -59,7 +59,9 @@ export class HttpServer {
     message: () => {},
     close: () => {},
   };
-  #listenSocket: uWS.us_listen_socket | undefined;
+  /** Loaded here, not imported: the CLI's other commands must work where it cannot load. */
+  readonly #uws: UwsModule = loadUws();
+  #listenSocket: us_listen_socket | undefined;
   /** Until accept(): 503 "starting". */
   #events: EventsHandlers = {
     history: (res) => notServing(res, this.health.draining ? "draining" : "starting"),
@@ -71,12 +73,12 @@ export class HttpServer {
     private readonly health: NodeHealth,
     private readonly metrics: Metrics,
   ) {
-    this.app = uWS.App();
+    this.app = this.#uws.App();
     this.#routes();
   }
 
   get port(): number {
-    return this.#listenSocket === undefined ? -1 : uWS.us_socket_local_port(this.#listenSocket as never);
+    return this.#listenSocket === undefined ? -1 : this.#uws.us_socket_local_port(this.#listenSocket as never);
   }
 
   listen(): Promise<number> {
@@ -102,7 +104,7 @@ export class HttpServer {
   /** Stop accepting connections; open sockets stay. */
   stopListening(): void {
     if (this.#listenSocket !== undefined) {
-      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#uws.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
     }
   }
@@ -128,8 +130,8 @@ export class HttpServer {
       // than skips: a socket must never miss a frame and receive the next (it would resume past
       // the hole).
       maxBackpressure: Math.max(this.config.maxBackpressureBytes * 16, 16 * 1024 * 1024),
-      closeOnBackpressureLimit: true as unknown as number,
-      compression: uWS.DISABLED,
+      closeOnBackpressureLimit: true,
+      compression: this.#uws.DISABLED,
       upgrade: (res, req, context) => this.#clients.upgrade(res, req, context),
       open: (ws) => this.#clients.open(ws),
       message: (ws, message, isBinary) => this.#clients.message(ws, message, isBinary),
