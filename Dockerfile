@@ -12,9 +12,14 @@ ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build
+# Build-time only, for a TLS-intercepting egress: its CA as the build secret `build-ca`, named by
+# this arg (scripts/image.sh: BUILD_CA_BUNDLE). Unset by default; a secret mount never enters a
+# layer, and the runtime stage declares neither.
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=build-ca,target=/run/secrets/build-ca \
+    npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The browser builds (scripts/build-web.mjs): the SDK bundle (packages/client) and the developer
@@ -25,9 +30,11 @@ RUN npm run build
 
 # ---- deps: production dependencies only (no TypeScript, vitest, ws...) -----------------------
 FROM ${NODE_IMAGE} AS deps
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=build-ca,target=/run/secrets/build-ca \
+    npm ci --omit=dev --no-audit --no-fund
 # Only the uWS binary this image's Node loads (the package ships 20 others: about 107 MB).
 COPY scripts/image-prune-uws.mjs ./scripts/
 RUN node scripts/image-prune-uws.mjs node_modules
@@ -36,9 +43,12 @@ RUN node scripts/image-prune-uws.mjs node_modules
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM to node (which starts the graceful drain) and reaps zombies.
 # Node as PID 1 would still get SIGTERM through our handler, but nothing would reap children.
+# npm and corepack go too: the image runs `node dist/cli/main.js`, never a package manager.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 WORKDIR /app
 ENV NODE_ENV=production
 # App files stay owned by root and read-only for the runtime user; the container writes nothing

@@ -60,20 +60,24 @@ tmp=$cache/rootfs/.building-$name
 [ "$kind" = base ] && tmp=$tmp.tar   # mmdebstrap picks the format from the name
 rm -rf "$tmp"
 hooks=(
-  # Node as the official image lays it out: /usr/local/{bin,include,share}.
-  --customize-hook="tar -C \"\$1/usr/local\" --strip-components=1 -xzf '$node_tgz' --wildcards 'package/bin/*' 'package/include/*' 'package/share/*'"
+  # Node as the official image lays it out: /usr/local/{bin,share}; without the C headers
+  # (include/, 67 MB: nothing here compiles an add-on).
+  --customize-hook="tar -C \"\$1/usr/local\" --strip-components=1 -xzf '$node_tgz' --wildcards 'package/bin/*' 'package/share/*'"
   --customize-hook="mkdir -p \"\$1/usr/local/lib/node_modules/npm\" && tar -C \"\$1/usr/local/lib/node_modules/npm\" --strip-components=1 -xzf '$npm_tgz'"
   --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm" && ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"'
   --customize-hook='chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
+  # As Debian's container images: apt keeps no package caches (pkgcache.bin alone is 45 MB).
+  --customize-hook='printf "%s\n" "DPkg::Post-Invoke { \"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true\"; };" "APT::Update::Post-Invoke { \"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true\"; };" "Dir::Cache::pkgcache \"\"; Dir::Cache::srcpkgcache \"\";" > "$1/etc/apt/apt.conf.d/docker-clean"'
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb'
 )
 # The test rootfs resolves localhost (vitest and the tests need it; a container runtime writes
 # /etc/hosts itself, so the image base has none).
 [ "$kind" = test ] && hooks+=(--customize-hook='printf "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n" > "$1/etc/hosts"')
-# Like the slim images: no manuals or docs except the copyright files.
+# Like the slim images: no manuals, docs (except the copyright files), info pages or translations.
 mmdebstrap --variant=minbase --mode=root --quiet --include="$packages" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
   "${hooks[@]}" "$SUITE" "$tmp" \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main" >&2
 mv "$tmp" "$out"
