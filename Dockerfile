@@ -12,14 +12,14 @@ ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build
-# Build-time only, for a TLS-intercepting egress: its CA as the build secret `build-ca`, named by
-# this arg (scripts/image.sh: BUILD_CA_BUNDLE). Unset by default; a secret mount never enters a
-# layer, and the runtime stage declares neither.
-ARG NODE_EXTRA_CA_CERTS
+# Build-time only, for a TLS-intercepting egress: its CA as the build secret `build-ca`, and this
+# arg naming it for npm ci (scripts/image.sh: BUILD_CA_BUNDLE). Unset by default; a secret mount
+# never enters a layer, and the runtime stage declares neither.
+ARG BUILD_CA
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=build-ca,target=/run/secrets/build-ca \
-    npm ci --no-audit --no-fund
+    NODE_EXTRA_CA_CERTS="${BUILD_CA:-}" npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The browser builds (scripts/build-web.mjs): the SDK bundle (packages/client) and the developer
@@ -30,11 +30,11 @@ RUN npm run build
 
 # ---- deps: production dependencies only (no TypeScript, vitest, ws...) -----------------------
 FROM ${NODE_IMAGE} AS deps
-ARG NODE_EXTRA_CA_CERTS
+ARG BUILD_CA
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=build-ca,target=/run/secrets/build-ca \
-    npm ci --omit=dev --no-audit --no-fund
+    NODE_EXTRA_CA_CERTS="${BUILD_CA:-}" npm ci --omit=dev --no-audit --no-fund
 # Only the uWS binary this image's Node loads (the package ships 20 others: about 107 MB).
 COPY scripts/image-prune-uws.mjs ./scripts/
 RUN node scripts/image-prune-uws.mjs node_modules

@@ -13,7 +13,7 @@
 # A TLS-intercepting egress (a CA the build's npm must trust) is passed as BUILD_CA_BUNDLE, a PEM
 # file (default: NODE_EXTRA_CA_CERTS, what this machine's Node already trusts): it goes in as the
 # build secret `build-ca`, mounted only into the npm ci steps of the build and deps stages and
-# named by a build arg only they declare. It never enters an image layer or the image config:
+# named by a build arg (BUILD_CA) only they declare. It never enters an image layer or the image config:
 # step 3 checks.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +52,7 @@ fi
 BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-}}
 ca_args=()
 if [ -n "$BUILD_CA_BUNDLE" ]; then
-  ca_args=(--secret "id=build-ca,src=$BUILD_CA_BUNDLE" --build-arg NODE_EXTRA_CA_CERTS=/run/secrets/build-ca)
+  ca_args=(--secret "id=build-ca,src=$BUILD_CA_BUNDLE" --build-arg BUILD_CA=/run/secrets/build-ca)
 fi
 step "buildah bud (Dockerfile, NODE_IMAGE=$BASE)"
 bh bud --quiet --isolation chroot --format oci --layers=false "${ca_args[@]}" \
@@ -72,7 +72,7 @@ config=$(skopeo inspect --config "oci:$work/oci:ci")
 # The build's CA stays out: no secret file, no env, no npm config, none of its certificates.
 leak=""
 [ -e "$rootfs/run/secrets/build-ca" ] && leak+=" /run/secrets/build-ca exists;"
-grep -q NODE_EXTRA_CA_CERTS <<<"$config" && leak+=" NODE_EXTRA_CA_CERTS in the image config;"
+grep -qE 'NODE_EXTRA_CA_CERTS|BUILD_CA' <<<"$config" && leak+=" the CA's variable in the image config;"
 grep -rqs cafile "$rootfs/usr/local/etc/npmrc" "$rootfs/root/.npmrc" && leak+=" an npm cafile;"
 if [ -n "$BUILD_CA_BUNDLE" ]; then
   # The bundle's certificates that the base's own trust store lacks are the build-only ones: one
