@@ -4,8 +4,8 @@
 # node (1000:1000), the recipe of the official node:<version>-trixie-slim image.
 #
 #   scripts/image-rootfs.sh base   # prints a tar: the local stand-in for node:24.22.3-trixie-slim
-#   scripts/image-rootfs.sh test   # prints a directory: base + what the test suite needs
-#                                  # (chromium for the browser tests, kubectl, /etc/hosts)
+#   scripts/image-rootfs.sh test   # prints a directory: base + what the tests and the bench need
+#                                  # (chromium, kubectl, gcc for bench/loadgen, /etc/hosts)
 #
 # Cached under ${XDG_CACHE_HOME:-$HOME/.cache}/sms-ws-gateway/rootfs/, keyed by a hash of this
 # file (every input is pinned in it: Node, npm and their npm integrity, the suite, the packages).
@@ -18,7 +18,7 @@ NPM_VERSION=11.21.3
 NPM_INTEGRITY=sha512-5Cf+jE+XctbhH/zjOOqXC+ity7eec/Tkk4Ql38tf6w+1htp2wYPHmE4c1R1Es3DY227Ac14+SLrlYJwkBicbTg==
 SUITE=trixie
 BASE_PACKAGES=ca-certificates
-TEST_PACKAGES=ca-certificates,chromium,kubectl
+TEST_PACKAGES=ca-certificates,chromium,kubectl,gcc,libc6-dev
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 

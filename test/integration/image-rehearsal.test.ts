@@ -135,7 +135,7 @@ describe("image rehearsal: the Dockerfile's runtime stage, read-only", () => {
     expect(copies.map((c) => `${c.from ?? "context"}:${c.src}`)).toEqual(["deps:/app/node_modules", "context:package.json", "build:/app/dist"]);
   });
 
-  it("serves from exactly those files: ready, delivers an event, exits 0 on SIGTERM", async () => {
+  it(`${productionLoads ? "serves from exactly those files: ready, delivers an event, exits 0 on SIGTERM" : "refuses, with exactly those files, to serve where the production uWS cannot load: exit 1, no fallback"}`, async () => {
     assemble(image);
     // No dev dependency made it in.
     expect(existsSync(join(image, "node_modules/vitest"))).toBe(false);
