@@ -3,7 +3,7 @@
 import { ConfigError } from "../errors.js";
 import { loadConfig } from "../config/config.js";
 import { createLogger } from "../log.js";
-import { assertNativeUws } from "../runtime/uws-runtime.js";
+import { loadUws } from "../runtime/uws-runtime.js";
 import { parseArgs } from "./args.js";
 import { devCommand } from "./dev-command.js";
 import { fleetCommand } from "./fleet-command.js";
@@ -32,14 +32,15 @@ async function main(argv: string[]): Promise<void> {
   const level = process.env.LOG_LEVEL || "info";
   switch (command) {
     case "serve": {
-      assertNativeUws();
+      // The start-up check: uWS is loaded here, never at import, so the other commands run anywhere.
+      loadUws();
       const config = loadConfig();
       await serve(config, createLogger(config.logLevel));
       return;
     }
     case "dev":
       // Before the local nats-server starts: nothing to clean up when the runtime is wrong.
-      assertNativeUws();
+      loadUws();
       await devCommand(process.env, args, createLogger(level), out);
       return;
     case "publish":

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { startNode, type GatewayNode, type NodeOptions } from "../node.js";
-import { assertNativeUws } from "../runtime/uws-runtime.js";
+import { loadUws } from "../runtime/uws-runtime.js";
 
 export interface ServeOptions extends NodeOptions {
   /** Runs after the node has shut down, before the process exits. */
@@ -10,8 +10,8 @@ export interface ServeOptions extends NodeOptions {
 
 /** Start a node and run the shutdown sequence on SIGTERM/SIGINT, with a hard deadline. */
 export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<GatewayNode> {
-  // A JS-fallback uWS would pass the probes and die on the first client: refuse to start instead.
-  assertNativeUws();
+  // No native uWS (or a JS shim that would pass the probes and die on the first client): refuse to start.
+  loadUws();
   const node = await startNode(config, log, options);
   const onStopped = options.afterStop ?? (async () => {});
   const stop = (signal: string): void => {

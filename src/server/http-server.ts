@@ -6,10 +6,10 @@
  * "starting"); the node then hands it the client handlers with accept() once it can serve.
  */
 import type { Logger } from "pino";
-import uWS from "uWebSockets.js";
-import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from "uWebSockets.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { loadUws, type UwsModule } from "../runtime/uws-runtime.js";
 import { AcceptGuard, processDescriptors, type DescriptorProbe } from "./accept-guard.js";
 import { corsFor, PREFLIGHT_HEADERS } from "./cors.js";
 import type { NodeHealth } from "./readiness.js";
@@ -61,7 +61,9 @@ export class HttpServer {
     message: () => {},
     close: () => {},
   };
-  #listenSocket: uWS.us_listen_socket | undefined;
+  /** Loaded here, not imported: the CLI's other commands must work where it cannot load. */
+  readonly #uws: UwsModule = loadUws();
+  #listenSocket: us_listen_socket | undefined;
   /** The port bound by listen(), kept while the accept guard has the listener paused. */
   #boundPort = -1;
   #stopped = false;
@@ -80,7 +82,7 @@ export class HttpServer {
     /** The descriptor budget the accept guard watches (accept-guard.ts); undefined: no guard. */
     private readonly descriptors: DescriptorProbe | undefined = processDescriptors(),
   ) {
-    this.app = uWS.App();
+    this.app = this.#uws.App();
     this.#routes();
   }
 
@@ -101,7 +103,7 @@ export class HttpServer {
       this.app.listen(this.config.host, port, (socket) => {
         if (socket === false) return resolve(false);
         this.#listenSocket = socket;
-        this.#boundPort = uWS.us_socket_local_port(socket as never);
+        this.#boundPort = this.#uws.us_socket_local_port(socket as never);
         resolve(true);
       });
     });
@@ -109,7 +111,7 @@ export class HttpServer {
 
   #closeListener(): void {
     if (this.#listenSocket !== undefined) {
-      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#uws.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
     }
   }
@@ -181,8 +183,8 @@ export class HttpServer {
       // than skips: a socket must never miss a frame and receive the next (it would resume past
       // the hole).
       maxBackpressure: Math.max(this.config.maxBackpressureBytes * 16, 16 * 1024 * 1024),
-      closeOnBackpressureLimit: true as unknown as number,
-      compression: uWS.DISABLED,
+      closeOnBackpressureLimit: true,
+      compression: this.#uws.DISABLED,
       upgrade: (res, req, context) => this.#clients.upgrade(res, req, context),
       open: (ws) => this.#clients.open(ws),
       message: (ws, message, isBinary) => this.#clients.message(ws, message, isBinary),

@@ -4,12 +4,15 @@
  * clientAddress() decided, wired the way the gateway's upgrade handler wires it.
  */
 import { connect } from "node:net";
-import uWS from "uWebSockets.js";
+import type { us_listen_socket } from "uWebSockets.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addressKey, parseCidr, type Cidr } from "../../src/net/ip.js";
+import { loadUws } from "../../src/runtime/uws-runtime.js";
 import { clientAddress, headerLines } from "../../src/server/client-address.js";
 
-const listenSockets: uWS.us_listen_socket[] = [];
+// The uWS the gateway loads (production 20.57, or the development fallback on Node 20).
+const uWS = loadUws();
+const listenSockets: us_listen_socket[] = [];
 const ports: Record<string, number> = {};
 
 function cidrs(...texts: string[]): Cidr[] {
@@ -26,7 +29,7 @@ async function listen(trusted: Cidr[]): Promise<number> {
     const ip = clientAddress(peer, lines, trusted);
     res.cork(() => res.end(JSON.stringify({ peer, lines, first, ip, key: addressKey(ip) })));
   });
-  const s = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
+  const s = await new Promise<us_listen_socket>((resolve, reject) =>
     app.listen("127.0.0.1", 0, (ls) => (ls === false ? reject(new Error("listen failed")) : resolve(ls))),
   );
   listenSockets.push(s);

@@ -1,34 +1,48 @@
 /**
- * What uWebSockets.js 20.30 (the npm alias the gateway runs) does with many or large request
- * headers, measured on a minimal uWS app over raw TCP (docs/runtime.md, "HTTP header limits").
+ * What uWebSockets.js does with many or large request headers, measured on a minimal uWS app over
+ * raw TCP (docs/runtime.md, "HTTP header limits"). The uWS loaded is the one the gateway loads
+ * (src/runtime/uws-runtime.ts): 20.57 on the production runtime (Node 24, glibc >= 2.38), the
+ * development fallback 20.30 on Node 20 / Debian 12. CI runs this file on both (.ci/run), so both
+ * behaviours stay pinned; when uWS changes, these tests fail and docs/runtime.md must follow.
  *
- * Its parser has 50 header slots (the request line, up to 48 header lines, an end marker) and a
- * 4 KiB buffer for a request that has not been parsed yet. It never answers 431 and has no
- * setting for either limit (no UWS_HTTP_MAX_HEADERS_* variable in this build). A request with
- * more than 48 header lines cannot be parsed, so it counts as "not complete yet":
- * - if its unparsed bytes pass 4 KiB, the connection is closed at once, without an answer;
- * - otherwise uWS waits for more bytes until its HTTP idle timeout (about 10 s) and then closes,
- *   without an answer: the reported "hang". Nothing reaches JavaScript, so the gateway cannot
- *   answer sooner; a proxy in front (or a uWS upgrade) has to.
- * A request whose header block arrives in one read is parsed whatever its size; one that arrives
- * in pieces and passes 4 KiB before it is complete is closed at once.
+ * uWS 20.57 (production): a header block (request line and headers) over 4 KiB, or more than 98
+ * header lines, is answered `431 Request Header Fields Too Large` at once and closed, whether it
+ * arrives in one read or in pieces. Nothing is held open.
  *
- * These tests pin that behaviour: when uWS changes (an upgrade that answers 431), they fail, and
- * docs/runtime.md must be updated with them.
+ * uWS 20.30 (development only): its parser has 50 header slots (the request line, up to 48 header
+ * lines, an end marker) and a 4 KiB buffer for a request that has not been parsed yet. It never
+ * answers 431. A request with more than 48 header lines cannot be parsed, so it counts as "not
+ * complete yet": if its unparsed bytes pass 4 KiB, the connection is closed at once, without an
+ * answer; otherwise uWS waits until its HTTP idle timeout (about 10 s) and then closes, without an
+ * answer (the "hang" that 20.57 removed). A request whose header block arrives in one read is
+ * parsed whatever its size.
  */
+import { createRequire } from "node:module";
 import { connect } from "node:net";
-import uWS from "uWebSockets.js";
+import type { us_listen_socket } from "uWebSockets.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isNativeUws, loadUws } from "../../src/runtime/uws-runtime.js";
+
+const uWS = loadUws();
+/** Is the production uWS 20.57 loaded (or the 20.30 development fallback)? */
+const production = ((): boolean => {
+  try {
+    const mod: unknown = createRequire(import.meta.url)("uWebSockets.js");
+    return isNativeUws(mod) && mod === uWS;
+  } catch {
+    return false;
+  }
+})();
 
 let port: number;
-let listenSocket: uWS.us_listen_socket | undefined;
+let listenSocket: us_listen_socket | undefined;
 
 beforeAll(async () => {
   const app = uWS.App();
   app.any("/*", (res) => {
     res.cork(() => res.writeStatus("200 OK").end("ok"));
   });
-  listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
+  listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
     app.listen("127.0.0.1", 0, (s) => (s === false ? reject(new Error("listen failed")) : resolve(s))),
   );
   port = uWS.us_socket_local_port(listenSocket);
@@ -52,7 +66,7 @@ interface Outcome {
  * first; or, when `untilClose`, only at the close (bounded by `deadlineMs`, then it reports what
  * it saw: a deadline, never a sleep).
  */
-function request(text: string, options: { untilClose?: boolean; deadlineMs?: number } = {}): Promise<Outcome> {
+function request(text: string, options: { untilClose?: boolean; deadlineMs?: number; pieces?: number } = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     const sock = connect(port, "127.0.0.1");
     let started = 0;
@@ -66,7 +80,16 @@ function request(text: string, options: { untilClose?: boolean; deadlineMs?: num
     const deadline = setTimeout(finish, options.deadlineMs ?? 20_000);
     sock.on("connect", () => {
       started = Date.now();
-      sock.write(text);
+      if (options.pieces === undefined) {
+        sock.write(text);
+        return;
+      }
+      // In pieces: each write waits for the previous one to be flushed to the kernel.
+      const size = options.pieces;
+      const next = (at: number): void => {
+        if (at < text.length && !sock.destroyed) sock.write(text.slice(at, at + size), () => next(at + size));
+      };
+      next(0);
     });
     sock.on("data", (chunk: Buffer) => {
       outcome.answeredAfter ??= Date.now() - started;
@@ -93,12 +116,41 @@ function prompt(o: Outcome): boolean {
   return (o.answeredAfter ?? Infinity) < 1000 || (o.closedAfter ?? Infinity) < 1000;
 }
 
-describe("HTTP header limits of uWebSockets.js 20.30", () => {
+const TOO_LARGE = "HTTP/1.1 431 Request Header Fields Too Large";
+
+describe(`HTTP header limits of uWebSockets.js ${production ? "20.57 (production)" : "20.30 (development fallback)"}`, () => {
   it("serves a request with 48 header lines", async () => {
     const o = await request(withHeaders(47, 10));
     expect(o.status).toBe("HTTP/1.1 200 OK");
     expect(o.answeredAfter).toBeLessThan(1000);
   });
+
+  if (production) {
+    it("serves up to 98 header lines, answers 431 at once from 99", async () => {
+      const ok = await request(withHeaders(97, 1));
+      expect(ok.status, JSON.stringify(ok)).toBe("HTTP/1.1 200 OK");
+      for (const count of [98, 199]) {
+        const o = await request(withHeaders(count, 1), { untilClose: true });
+        expect(o.status, JSON.stringify(o)).toBe(TOO_LARGE);
+        expect(o.closedAfter, JSON.stringify(o)).toBeLessThan(1000);
+      }
+    });
+
+    it("serves a header block up to 4 KiB, answers 431 at once above it, in one read or in pieces", async () => {
+      // The block: request line, host and one x-h0 line of `n` bytes, then the blank line.
+      const ok = await request(withHeaders(1, 4040));
+      expect(ok.status, JSON.stringify(ok)).toBe("HTTP/1.1 200 OK");
+      for (const text of [withHeaders(1, 4100), withHeaders(1, 64 * 1024 - 64), withHeaders(64, 1000), withHeaders(200, 30)]) {
+        const o = await request(text, { untilClose: true });
+        expect(o.status, `${text.length} bytes: ${JSON.stringify(o)}`).toBe(TOO_LARGE);
+        expect(o.closedAfter, JSON.stringify(o)).toBeLessThan(1000);
+      }
+      const pieces = await request(withHeaders(1, 8000), { untilClose: true, pieces: 1000 });
+      expect(pieces.status, JSON.stringify(pieces)).toBe(TOO_LARGE);
+      expect(pieces.closedAfter, JSON.stringify(pieces)).toBeLessThan(1000);
+    });
+    return;
+  }
 
   it("answers or closes at once a request with 64 KB of headers", async () => {
     // One 64 KB header: parsed when it arrives in one read (answered), closed at once when it
@@ -118,7 +170,7 @@ describe("HTTP header limits of uWebSockets.js 20.30", () => {
     expect(o.closedAfter).toBeLessThan(1000);
   });
 
-  it("KNOWN LIMITATION: holds 49 or 200 small header lines (under 4 KiB) unanswered until its ~10 s idle timeout", async () => {
+  it("KNOWN LIMITATION of 20.30: holds 49 or 200 small header lines (under 4 KiB) unanswered until its ~10 s idle timeout", async () => {
     const [just, many] = await Promise.all([
       request(withHeaders(48, 1), { untilClose: true }),
       request(withHeaders(200, 1), { untilClose: true }),

@@ -6,8 +6,12 @@
  * the directory is made read-only (the pod runs with readOnlyRootFilesystem), and `node
  * dist/cli/main.js serve` runs from there against a real, permissioned nats-server: ready,
  * delivers an event, exits 0 on SIGTERM. A file the runtime needs but the image lacks fails here.
+ * On a runtime where the production uWS binary cannot load (Node 20 on Debian 12, the development
+ * machines), the same files must refuse to serve with our message and exit 1: the image holds no
+ * development fallback. CI runs this file on both (.ci/run); scripts/image.sh runs the real image.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
@@ -19,6 +23,15 @@ import { startProducer, startTestNats, type Producer, type TestNats } from "../h
 import { pollUntil } from "../helpers/poll.js";
 
 const ROOT = resolve(__dirname, "../..");
+/** Node 24 on glibc >= 2.38 loads the production binary; elsewhere the rehearsed image must refuse. */
+const productionLoads = ((): boolean => {
+  try {
+    const app: unknown = (createRequire(import.meta.url)("uWebSockets.js") as { App?: unknown }).App;
+    return typeof app === "function";
+  } catch {
+    return false;
+  }
+})();
 
 interface CopyLine {
   from: string | undefined;
@@ -122,12 +135,18 @@ describe("image rehearsal: the Dockerfile's runtime stage, read-only", () => {
     expect(copies.map((c) => `${c.from ?? "context"}:${c.src}`)).toEqual(["deps:/app/node_modules", "context:package.json", "build:/app/dist"]);
   });
 
-  it("serves from exactly those files: ready, delivers an event, exits 0 on SIGTERM", async () => {
+  it(`${productionLoads ? "serves from exactly those files: ready, delivers an event, exits 0 on SIGTERM" : "refuses, with exactly those files, to serve where the production uWS cannot load: exit 1, no fallback"}`, async () => {
     assemble(image);
     // No dev dependency made it in.
     expect(existsSync(join(image, "node_modules/vitest"))).toBe(false);
     expect(existsSync(join(image, "node_modules/typescript"))).toBe(false);
     expect(existsSync(join(image, "src"))).toBe(false);
+    expect(existsSync(join(image, "node_modules/uws-dev-fallback"))).toBe(false);
+    // Only this runtime's uWS binary, as the deps stage prunes it (scripts/image-prune-uws.mjs).
+    const prune = spawnSync(process.execPath, [join(ROOT, "scripts/image-prune-uws.mjs"), join(image, "node_modules")], { encoding: "utf8" });
+    expect(prune.status, prune.stderr).toBe(0);
+    const kept = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+    expect(readdirSync(join(image, "node_modules/uWebSockets.js")).filter((f) => f.endsWith(".node"))).toEqual([kept]);
     walk(image, (p) => chmodSync(p, statSync(p).mode & ~0o222));
     chmodSync(image, statSync(image).mode & ~0o222);
 
@@ -152,6 +171,12 @@ describe("image rehearsal: the Dockerfile's runtime stage, read-only", () => {
     child.stdout?.on("data", (d: Buffer) => logs.push(d.toString()));
     child.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
     const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
+    if (!productionLoads) {
+      expect(await exited).toBe(1);
+      expect(logs.join("")).toContain("sms-ws: uWebSockets.js cannot load its native binary on this runtime");
+      expect(logs.join("")).toContain("NODE_ENV is production: no development fallback");
+      return;
+    }
     const http = `http://127.0.0.1:${port}`;
     await pollUntil(
       async () => {

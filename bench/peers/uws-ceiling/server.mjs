@@ -3,8 +3,13 @@
 // to uWS topics, one topic per scope plus "admin". Same client protocol as the gateway.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import uWS from 'uWebSockets.js';
 import { pace, epochMicros } from './pace.mjs';
+// The uWS the gateway loads (src/runtime/uws-runtime.ts; npm run bench builds dist/ first): 20.57
+// on the production runtime, the development fallback 20.30 on Node 20, so the ceiling and the
+// gateway always run the same uWS.
+import { loadUws } from '../../../dist/runtime/uws-runtime.js';
+
+const uWS = loadUws();
 
 const port = Number(process.env.PORT);
 const keys = JSON.parse(readFileSync(process.env.BENCH_KEYS_FILE, 'utf8'));
