@@ -15,7 +15,7 @@ rootfs=$("$repo/scripts/image-rootfs.sh" test)
 
 args=(--bind "$rootfs" / --proc /proc --dev /dev --tmpfs /tmp --tmpfs /dev/shm
   --bind "$repo" "$repo" --chdir "$repo" --unshare-pid --die-with-parent
-  --clearenv --setenv PATH /usr/local/bin:/usr/bin:/bin --setenv HOME /root --setenv LANG C.UTF-8
+  --clearenv --setenv PATH /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --setenv HOME /root --setenv LANG C.UTF-8
   --setenv CI "${CI:-1}")
 mkdir -p "$rootfs$repo"
 host_nats=$(command -v nats-server || true)

@@ -28,8 +28,8 @@ import { connect } from "@nats-io/transport-node";
 
 const dist = (path) => new URL(`../../dist/${path}`, import.meta.url).href;
 const { openBucket } = await import(dist("bus/buckets.js"));
-const { renderMappings } = await import(dist("bus/partitions.js"));
-const { DEFAULT_ROLES, PERMISSIONS, permissionMatrix, renderAuthorization } = await import(dist("bus/permissions.js"));
+const { renderAuthorization } = await import(dist("bus/nats-accounts.js"));
+const { DEFAULT_ROLES, PERMISSIONS } = await import(dist("bus/permissions.js"));
 const { provision } = await import(dist("bus/provision.js"));
 const { loadConfig } = await import(dist("config/config.js"));
 const { freePort, startNatsServer } = await import(dist("dev/embedded-nats.js"));
@@ -81,7 +81,7 @@ async function main() {
   const roles = [...DEFAULT_ROLES, "directProducer"];
   const passwords = Object.fromEntries(roles.map((role) => [role, randomBytes(24).toString("hex")]));
   const file = join(dir, "nats.conf");
-  writeFileSync(file, renderMappings(1) + renderAuthorization({ roles, passwords, matrix: permissionMatrix({ partitions: 1 }) }), { mode: 0o600 });
+  writeFileSync(file, renderAuthorization({ roles, passwords }), { mode: 0o600 });
   nats = await startNatsServer({ args: ["-c", file], storeDir: join(dir, "jetstream") });
   const role = (name) => ({ user: PERMISSIONS[name].user, pass: passwords[name], inboxPrefix: PERMISSIONS[name].inboxPrefix });
   const adminRole = role("admin");
