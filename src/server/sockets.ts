@@ -35,9 +35,9 @@ export interface SocketData {
   /** A narrowing filter (README.md, "Filters and watches"): the socket joins its filter's topics instead of its feeds'. */
   filter: SocketFilter | undefined;
   /** The load balancer's routing hint from `/ws?tenant=` (logged only; never decides the scope). */
-  tenantHint?: TenantHint;
-  /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
-  liveAt?: readonly number[];
+  readonly tenantHint: TenantHint | undefined;
+  /** The sum of its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
+  liveAt: number | undefined;
 }
 
 export type Socket = WebSocket<SocketData>;
@@ -110,7 +110,7 @@ export class SocketRegistry {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
     const counters = this.counters;
-    if (counters !== undefined) data.liveAt = data.feeds.map((f) => counters.topic(f.topic));
+    if (counters !== undefined) data.liveAt = counters.sum(data.feeds);
     if (data.filter !== undefined) return data.filter.goLive(this.#filterSubscriptions(ws));
     for (const feed of data.feeds) ws.subscribe(feed.topic);
   }
