@@ -98,8 +98,8 @@ export class SocketLifecycle implements ClientHandlers {
     if (!this.#originAllowed(origin)) return refuse("403 Forbidden", "origin");
     const refusal = admission.refuseUpgrade(ipKey);
     if (refusal !== undefined) return refuse(refusal.status, refusal.reason);
-    // Every field, in one literal without a spread: V8 then keeps them all inside the object
-    // (docs/bench.md, "Idle memory per socket"); a field added later would cost a second array.
+    // Every field declared here, none added later: uWS.js copies them onto the socket object at
+    // the upgrade (getUserData() is the socket itself); docs/bench.md, "Idle memory per socket".
     const data: SocketData = {
       id: this.#nextId++,
       ip,
