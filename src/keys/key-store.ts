@@ -26,6 +26,12 @@ const apiKeyRecords: RecordKind<KeyRecord> = {
 
 export class KeyStore {
   readonly #bucket: WatchedBucket<KeyRecord>;
+  /**
+   * One answer per stored record, so every socket of a key shares its hash string instead of
+   * holding its own 64-character copy (docs/bench.md, "Idle memory per socket"). Weak: an entry
+   * goes with its record when the record is replaced or deleted.
+   */
+  readonly #found = new WeakMap<KeyRecord, { readonly hash: string; readonly record: KeyRecord }>();
 
   constructor(kv: WatchSource, log: Logger, retryDelayMs = 1000) {
     this.#bucket = new WatchedBucket(kv, apiKeyRecords, log, { retryDelayMs });
@@ -52,7 +58,10 @@ export class KeyStore {
   lookup(apiKey: string): { hash: string; record: KeyRecord } | undefined {
     const hash = hashApiKey(apiKey);
     const record = this.#bucket.get(hash);
-    return record === undefined ? undefined : { hash, record };
+    if (record === undefined) return undefined;
+    let found = this.#found.get(record);
+    if (found === undefined || found.hash !== hash) this.#found.set(record, (found = Object.freeze({ hash, record })));
+    return found;
   }
 
   has(hash: string): boolean {

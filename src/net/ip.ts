@@ -201,6 +201,10 @@ export function inAnyCidr(ip: Ip, cidrs: readonly Cidr[]): boolean {
 export function addressKey(address: string): string {
   const ip = parseIp(address);
   if (ip === undefined) return address;
-  if (ip.family === 4) return formatIp(ip);
+  if (ip.family === 4) {
+    // The same text as the address (the common case) is the address itself: one string per socket, not two.
+    const key = formatIp(ip);
+    return key === address ? address : key;
+  }
   return `${formatIp({ family: 6, bytes: masked(ip.bytes, 64) })}/64`;
 }

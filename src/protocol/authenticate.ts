@@ -56,7 +56,18 @@ export function authenticate(frame: ArrayBuffer, isBinary: boolean, credentials:
   }
   const found = credentials.apiKey(auth.credential);
   if (found === undefined) return { type: "reject", outcome: "invalid_key", refusal: Refusals.invalidKey };
-  return { type: "accept", outcome: "ok", credential: { kind: "key", hash: found.hash }, scope: scopeOfRecord(found.record), ...asked };
+  return { type: "accept", outcome: "ok", credential: keyCredential(found), scope: scopeOfRecord(found.record), ...asked };
+}
+
+/**
+ * One credential per lookup answer: the key store answers with one object per stored record, so
+ * every socket of a key shares one credential (docs/bench.md, "Idle memory per socket").
+ */
+const keyCredentials = new WeakMap<{ readonly hash: string }, Credential>();
+function keyCredential(found: { readonly hash: string }): Credential {
+  let credential = keyCredentials.get(found);
+  if (credential === undefined) keyCredentials.set(found, (credential = Object.freeze({ kind: "key", hash: found.hash })));
+  return credential;
 }
 
 export function tokenRefusal(verdict: Extract<TokenVerdict, { ok: false }>): Extract<AuthDecision, { type: "reject" }> {

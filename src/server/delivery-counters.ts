@@ -24,6 +24,13 @@ export class DeliveryCounters {
     return this.#topics.get(topic) ?? 0;
   }
 
+  /** The feeds' counters added up: one number per socket, not an array (docs/bench.md, "Idle memory per socket"). */
+  sum(feeds: readonly { readonly topic: string }[]): number {
+    let n = 0;
+    for (const f of feeds) n += this.topic(f.topic);
+    return n;
+  }
+
   /** The topic has no subscription left: its counter goes (a socket that snapshotted it is gone). */
   forget(topic: string): void {
     this.#topics.delete(topic);

@@ -69,9 +69,9 @@ export class FleetView implements FleetPort {
 
   #row(data: SocketData, facts: ConnectionFacts, node: NodeFacts, bufferedBytes: number): ConnectionRow {
     const c = facts.credential;
-    let delivered = 0;
-    const feeds = data.feeds ?? [];
-    for (const [i, feed] of feeds.entries()) delivered += Math.max(0, this.counters.topic(feed.topic) - (data.liveAt?.[i] ?? this.counters.topic(feed.topic)));
+    // A live socket holds its feeds, so their counters only grow while it is open: sum minus sum.
+    const now = this.counters.sum(data.feeds ?? []);
+    const delivered = Math.max(0, now - (data.liveAt ?? now));
     return {
       node: node.id,
       host: node.name,

@@ -108,6 +108,8 @@ export class SocketLifecycle implements ClientHandlers {
     if (!this.#originAllowed(origin)) return refuse("403 Forbidden", "origin");
     const refusal = admission.refuseUpgrade(ipKey);
     if (refusal !== undefined) return refuse(refusal.status, refusal.reason);
+    // Every field declared here, none added later: uWS.js copies them onto the socket object at
+    // the upgrade (getUserData() is the socket itself); docs/bench.md, "Idle memory per socket".
     const data: SocketData = {
       id: this.#nextId++,
       ip,
@@ -121,7 +123,8 @@ export class SocketLifecycle implements ClientHandlers {
       credential: undefined,
       closedBy: undefined,
       filter: undefined,
-      ...(tenantHint === undefined ? {} : { tenantHint }),
+      tenantHint,
+      liveAt: undefined,
     };
     res.cork(() => res.upgrade(data, key, protocol, extensions, context));
   }

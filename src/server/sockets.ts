@@ -38,13 +38,13 @@ export interface SocketData {
   /** A narrowing filter (README.md, "Filters and watches"): the socket joins its filter's topics instead of its feeds'. */
   filter: SocketFilter | undefined;
   /** The load balancer's routing hint from `/ws?tenant=` (logged only; never decides the scope). */
-  tenantHint?: TenantHint;
+  readonly tenantHint: TenantHint | undefined;
   /** What it may still send (frame-budget.ts); created at its first frame after auth. */
   budget?: FrameBudget;
   /** The token it last refreshed with, verified (a refresh flood of it costs no signature check). */
   refreshed?: VerifiedToken;
-  /** Its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
-  liveAt?: readonly number[];
+  /** The sum of its feeds' topic counters when it went live (DeliveryCounters: `delivered` without a per-socket counter). */
+  liveAt: number | undefined;
 }
 
 export type Socket = WebSocket<SocketData>;
@@ -117,7 +117,7 @@ export class SocketRegistry {
     const data = ws.getUserData();
     if (data.state === "closed" || data.feeds === undefined) return;
     const counters = this.counters;
-    if (counters !== undefined) data.liveAt = data.feeds.map((f) => counters.topic(f.topic));
+    if (counters !== undefined) data.liveAt = counters.sum(data.feeds);
     if (data.filter !== undefined) return data.filter.goLive(this.#filterSubscriptions(ws));
     for (const feed of data.feeds) ws.subscribe(feed.topic);
   }

@@ -21,6 +21,17 @@ describe("authenticate", () => {
     expect(d).toEqual({ type: "accept", outcome: "ok", credential: { kind: "key", hash: hashApiKey("good") }, scope: { role: "app", tenantId: "t", appId: "a" }, resume: { epoch: "e", seq: 4 } });
   });
 
+  it("gives the sockets of one key-store answer one shared credential object (idle memory)", () => {
+    const found = { hash: hashApiKey("good"), record };
+    const shared = { ...keys, apiKey: (k: string) => (k === "good" ? found : undefined) };
+    const auth = () => authenticate(enc('{"type":"auth","apiKey":"good"}'), false, shared);
+    const [a, b] = [auth(), auth()];
+    if (a.type !== "accept" || b.type !== "accept") throw new Error("expected two accepts");
+    expect(a.credential).toBe(b.credential);
+    expect(a.credential).toEqual({ kind: "key", hash: found.hash });
+    expect(Object.isFrozen(a.credential)).toBe(true);
+  });
+
   it("sends a credential with two dots to the token verifier, from apiKey or token, and never both", () => {
     const seen: string[] = [];
     const credentials = { ...keys, token: (t: string) => (seen.push(t), invalidToken("test")) };

@@ -239,12 +239,16 @@ describe("stores built on WatchedBucket", () => {
     watcher.push(put(hash, { role: "admin", tenantId: "t", createdAt: "x" })); // not a record: ignored
     await rejected;
     expect(store.lookup("smsws_k1")?.record).toMatchObject({ tenantId: "t", appId: "a" });
+    // One answer per stored record: the sockets of a key share its hash string (idle memory).
+    const first = store.lookup("smsws_k1");
+    expect(store.lookup("smsws_k1")).toBe(first);
     const revoked = new Promise<void>((resolve) => store.on((e) => e.type === "revoked" && resolve()));
     watcher.push(put(hash, { role: "app", tenantId: "t", appId: "a2", createdAt: "x" })); // valid scope change: revokes
     await revoked;
     expect(seen).toContainEqual({ type: "revoked", hash });
     expect(seen.filter((e) => (e as { type: string }).type === "revoked")).toHaveLength(1);
     expect(store.lookup("smsws_k1")?.record).toMatchObject({ appId: "a2" });
+    expect(store.lookup("smsws_k1")).not.toBe(first);
     store.stop();
   });
 
