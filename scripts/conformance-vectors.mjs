@@ -28,6 +28,7 @@ import { MAX_REFRESH_FLOOR_MS, MIN_REFRESH_DELAY_MS, planRefresh, REFRESH_MARGIN
 import { frames as watchFrames } from "../dist/client/watch-set.js";
 import { decodeBusEvent } from "../dist/bus/event-decoder.js";
 import { durableSubject, liveSubject } from "../dist/bus/contract.js";
+import { fnv1a32 } from "../dist/bus/partitions.js";
 import { appTokenOf, EVENT_FIELD_MAX_LENGTH, kindOfType } from "../dist/events/event.js";
 import { Refusals } from "../dist/protocol/refusal.js";
 import { authErrorFrame, authOkFrame, PING_FRAME, refreshOkFrame, resumedFrame, resumeFailedFrame, watchOkFrame } from "../dist/protocol/server-messages.js";
@@ -165,7 +166,7 @@ function runSession(script, options = {}) {
     notices: [...notices],
     errors: [...errors],
     states: [...states],
-    final: { state: client.state, position: client.position ?? null },
+    final: { state: client.state, position: client.position ?? null, positions: client.positions ?? null },
   };
   client.close();
   return result;
@@ -214,8 +215,43 @@ function sessions() {
     ]);
   }
   add("close 1006", "an unlisted code reconnects", [{ open: true }, { recv: authOkFrame(EPOCH) }, { close: 1006 }]);
+  adminPartitionSessions(add);
   // Options that are functions do not survive JSON; sessions only use plain options.
   return s;
+}
+
+/**
+ * An admin socket on K partitions (docs/partitioning.md, "Positions"): auth_ok carries `epochs`,
+ * the client keeps one seq per partition (the partition of an event is fnv1a32(tenantId) % K,
+ * computed here with the server's function) and resumes with all K positions.
+ */
+function adminPartitionSessions(add) {
+  const K = 3;
+  const epochs = Array.from({ length: K }, (_, k) => `p${k}/${K}@${EPOCH}`);
+  // The first tenant id T<n> of each partition, so every partition has events.
+  const tenants = [];
+  for (let n = 1; tenants.filter(Boolean).length < K; n++) tenants[fnv1a32(`T${n}`) % K] ??= `T${n}`;
+  const ev = (id, k, seq) => status(id, seq, { tenantId: tenants[k] });
+  const admin = (list = epochs) => ({ recv: authOkFrame(undefined, undefined, list) });
+  const everyPartition = [ev("a0", 0, 1), ev("a1", 1, 1), ev("a2", 2, 1), ev("b0", 0, 2), ev("b2", 2, 5)].map((recv) => ({ recv }));
+  add("admin partitions: resume with positions", `K=${K}: events of tenants in every partition; 1001; the auth carries resume.positions (all K, in order); a replayed duplicate is dropped`, [
+    { open: true }, admin(), ...everyPartition, { close: 1001 },
+    { open: true }, admin(), { recv: ev("b2", 2, 5) }, { recv: ev("c1", 1, 2) }, { recv: resumedFrame(2) }, { recv: ev("c0", 0, 3) },
+  ]);
+  add("admin partitions: a partition without a position", "no event of partition 1 before the drop: no exact resume is possible, resumeFailed no_position", [
+    { open: true }, admin(), { recv: ev("a0", 0, 1) }, { recv: ev("a2", 2, 1) }, { close: 1006 },
+    { open: true }, admin(),
+  ]);
+  const changed = epochs.map((e, k) => (k === 1 ? `p1/${K}@${EPOCH2}` : e));
+  add("admin partitions: the epoch of one partition changes", "partition 1 is re-created: resume_failed epoch; it loses its position, the others keep theirs; its next event restores an exact resume", [
+    { open: true }, admin(), ...everyPartition, { close: 1001 },
+    { open: true }, admin(changed), { recv: resumeFailedFrame("epoch") }, { recv: ev("d0", 0, 3) }, { close: 1001 },
+    { open: true }, admin(changed), { recv: ev("e1", 1, 1) }, { close: 1001 },
+    { open: true }, admin(changed), { recv: resumedFrame(0) },
+  ]);
+  add("admin partitions: resumeFrom positions", "stored positions (all K) go into the first auth message", [
+    { open: true }, admin(), { recv: ev("x1", 1, 8) }, { recv: resumedFrame(1) },
+  ], { resumeFrom: epochs.map((epoch, k) => ({ epoch, seq: 3 + k })) });
 }
 
 function backoff() {

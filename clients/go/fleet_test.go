@@ -32,6 +32,7 @@ type fleetInfo struct {
 	TenantID string `json:"tenantId"`
 	AppID    string `json:"appId"`
 	APIKey   string `json:"apiKey"`
+	AdminKey string `json:"adminKey"`
 	Roles    map[string]struct {
 		User        string `json:"user"`
 		Pass        string `json:"pass"`
@@ -60,6 +61,12 @@ var tenantSeq int
 
 func startFleet(t *testing.T, nodes int) *fleet {
 	t.Helper()
+	return startPartitionedFleet(t, nodes, 1)
+}
+
+// startPartitionedFleet: STREAM_PARTITIONS=partitions for the server, its streams and the nodes.
+func startPartitionedFleet(t *testing.T, nodes, partitions int) *fleet {
+	t.Helper()
 	integration(t)
 	root, _ := filepath.Abs("../..")
 	launcher := filepath.Join(root, "clients", "testkit", "launch-fleet.mjs")
@@ -70,7 +77,7 @@ func startFleet(t *testing.T, nodes int) *fleet {
 	}
 	tenantSeq++
 	tenant := fmt.Sprintf("Tgo%d_%d", os.Getpid(), tenantSeq)
-	cmd := exec.Command("node", launcher, "--nodes", fmt.Sprint(nodes), "--tenant", tenant)
+	cmd := exec.Command("node", launcher, "--nodes", fmt.Sprint(nodes), "--tenant", tenant, "--partitions", fmt.Sprint(partitions))
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

@@ -70,7 +70,8 @@ func parseServerFrame(text []byte) serverFrame {
 		if e, ok := o["epoch"].(string); ok && e != "" {
 			f.epoch = e
 		}
-		if list, ok := o["epochs"].([]any); ok && len(list) > 0 {
+		// All or nothing, and at most the server's limit on K (bounds what the client keeps).
+		if list, ok := o["epochs"].([]any); ok && len(list) > 0 && len(list) <= maxPartitions {
 			for _, e := range list {
 				s, ok := e.(string)
 				if !ok || s == "" {
@@ -168,3 +169,6 @@ func parseEvent(o map[string]any, typ string) serverFrame {
 	}
 	return serverFrame{kind: frameEvent, event: ev}
 }
+
+// maxPartitions is the server's limit on K; a longer epochs list in auth_ok is dropped.
+const maxPartitions = 1024

@@ -122,8 +122,8 @@ func WithoutResume() Option {
 // admin client on a partitioned stream, in partition order).
 func WithResumeFrom(positions ...Position) Option {
 	return func(o *options) error {
-		if len(positions) == 0 {
-			return fmt.Errorf("smsws: WithResumeFrom: no position")
+		if len(positions) == 0 || len(positions) > maxPartitions {
+			return fmt.Errorf("smsws: WithResumeFrom: want 1 to %d positions, got %d", maxPartitions, len(positions))
 		}
 		for i, p := range positions {
 			if p.Epoch == "" || p.Seq > 1<<53-1 {

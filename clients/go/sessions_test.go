@@ -23,9 +23,9 @@ import (
 type sessionVector struct {
 	Name    string `json:"name"`
 	Options struct {
-		ResumeFrom *Position `json:"resumeFrom"`
-		Filter     *Filter   `json:"filter"`
-		TenantHint string    `json:"tenantHint"`
+		ResumeFrom json.RawMessage `json:"resumeFrom"` // one position, or a list (admin, K partitions)
+		Filter     *Filter         `json:"filter"`
+		TenantHint string          `json:"tenantHint"`
 	} `json:"options"`
 	Script []struct {
 		Open   bool    `json:"open"`
@@ -47,8 +47,9 @@ type sessionVector struct {
 		} `json:"errors"`
 		States []string `json:"states"`
 		Final  struct {
-			State    string    `json:"state"`
-			Position *Position `json:"position"`
+			State     string     `json:"state"`
+			Position  *Position  `json:"position"`
+			Positions []Position `json:"positions"` // [position] on one stream, K on a partitioned one
 		} `json:"final"`
 	} `json:"expect"`
 }
@@ -164,8 +165,19 @@ func runSession(t *testing.T, sv sessionVector) {
 
 	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	opts := []Option{WithAPIKey("KEY"), WithPingInterval(0), withRandom(func() float64 { return 0 }), withNow(func() time.Time { return clock })}
-	if sv.Options.ResumeFrom != nil {
-		opts = append(opts, WithResumeFrom(*sv.Options.ResumeFrom))
+	if raw := sv.Options.ResumeFrom; raw != nil {
+		var list []Position
+		var err error
+		if raw[0] != '[' {
+			list = make([]Position, 1)
+			err = json.Unmarshal(raw, &list[0])
+		} else {
+			err = json.Unmarshal(raw, &list)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithResumeFrom(list...))
 	}
 	if sv.Options.Filter != nil {
 		opts = append(opts, WithFilter(*sv.Options.Filter))
@@ -216,12 +228,12 @@ func runSession(t *testing.T, sv sessionVector) {
 				fatal = errorCodeOf(n.Err)
 			}
 		case Resumed:
-			notices = append(notices, map[string]any{"kind": "resumed", "replayed": float64(n.Replayed), "from": posMap(n.From[0])})
+			m := map[string]any{"kind": "resumed", "replayed": float64(n.Replayed)}
+			askedFrom(m, n.From)
+			notices = append(notices, m)
 		case ResumeFailed:
 			m := map[string]any{"kind": "resumeFailed", "reason": n.Reason}
-			if len(n.From) == 1 {
-				m["from"] = posMap(n.From[0])
-			}
+			askedFrom(m, n.From)
 			if !n.DisconnectedAt.IsZero() {
 				m["disconnectedAt"] = n.DisconnectedAt.UTC().Format("2006-01-02T15:04:05.000Z")
 			}
@@ -280,8 +292,26 @@ func runSession(t *testing.T, sv sessionVector) {
 		}
 	}
 	final := c.Position()
-	if want := sv.Expect.Final.Position; want == nil && final != nil || want != nil && (len(final) != 1 || final[0] != *want) {
+	if want := sv.Expect.Final.Position; want != nil && (len(final) != 1 || final[0] != *want) {
 		t.Errorf("final position %v, want %v", final, want)
+	}
+	if want := sv.Expect.Final.Positions; !(len(want) == 0 && len(final) == 0) && !reflect.DeepEqual(final, want) {
+		t.Errorf("final positions %v, want %v", final, want)
+	}
+}
+
+// askedFrom renders what a notice says the client asked for as the TS client does: `from` (one
+// stream) or `positions` (admin socket on K > 1 partitions).
+func askedFrom(m map[string]any, from []Position) {
+	switch {
+	case len(from) == 1:
+		m["from"] = posMap(from[0])
+	case len(from) > 1:
+		list := make([]any, len(from))
+		for i, p := range from {
+			list[i] = posMap(p)
+		}
+		m["positions"] = list
 	}
 }
 

@@ -5,10 +5,12 @@
  * rendered from src/bus/permissions.ts, provisioned by the admin user, one API key and one token
  * signer, and N real `sms-ws serve` processes. Run after `npm run build`:
  *
- *   node clients/testkit/launch-fleet.mjs [--nodes 2] [--tenant T] [--app A]
+ *   node clients/testkit/launch-fleet.mjs [--nodes 2] [--tenant T] [--app A] [--partitions K]
  *
+ * --partitions K: STREAM_PARTITIONS=K for the server's mapping, the provisioned streams and the
+ * nodes (docs/partitioning.md); default 1.
  * stdout, first line: JSON {natsUrl, nodes: [{url, http, pid}], tenantId, appId, apiKey,
- *   signer: {kid}, roles: {producer|directProducer|admin: {user, pass, inboxPrefix}}}.
+ *   adminKey, partitions, signer: {kid}, roles: {producer|directProducer|admin: {user, pass, inboxPrefix}}}.
  * stdin: one JSON command per line, each answered by one JSON line {id, ok, ...} on stdout:
  *   {"id":1,"cmd":"token","ttl":60}                     -> {token}       (tenant/app of the fleet; optional tenantId, appId)
  *   {"id":2,"cmd":"signal","node":0,"signal":"SIGKILL"} -> {code, signal} once the process exited
@@ -28,6 +30,7 @@ import { connect } from "@nats-io/transport-node";
 
 const dist = (path) => new URL(`../../dist/${path}`, import.meta.url).href;
 const { openBucket } = await import(dist("bus/buckets.js"));
+const { MAX_PARTITIONS } = await import(dist("bus/partitions.js"));
 const { renderAuthorization } = await import(dist("bus/nats-accounts.js"));
 const { DEFAULT_ROLES, PERMISSIONS } = await import(dist("bus/permissions.js"));
 const { provision } = await import(dist("bus/provision.js"));
@@ -40,10 +43,18 @@ const { kickConnections } = await import(dist("cli/fleet-command.js"));
 const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
 
 const { values: args } = parseArgs({
-  options: { nodes: { type: "string", default: "2" }, tenant: { type: "string", default: "Tkit" }, app: { type: "string", default: "Akit" } },
+  options: {
+    nodes: { type: "string", default: "2" },
+    tenant: { type: "string", default: "Tkit" },
+    app: { type: "string", default: "Akit" },
+    partitions: { type: "string", default: "1" },
+  },
 });
 const nodeCount = Number(args.nodes);
 if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 8) throw new Error("--nodes must be 1 to 8");
+const partitions = Number(args.partitions);
+if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) throw new Error(`--partitions must be 1 to ${MAX_PARTITIONS}`);
+const partitionEnv = partitions === 1 ? {} : { STREAM_PARTITIONS: String(partitions) };
 
 const dir = mkdtempSync(join(tmpdir(), "smsws-testkit-"));
 const children = [];
@@ -81,13 +92,15 @@ async function main() {
   const roles = [...DEFAULT_ROLES, "directProducer"];
   const passwords = Object.fromEntries(roles.map((role) => [role, randomBytes(24).toString("hex")]));
   const file = join(dir, "nats.conf");
-  writeFileSync(file, renderAuthorization({ roles, passwords }), { mode: 0o600 });
+  writeFileSync(file, renderAuthorization({ roles, passwords, partitions }), { mode: 0o600 });
   nats = await startNatsServer({ args: ["-c", file], storeDir: join(dir, "jetstream") });
   const role = (name) => ({ user: PERMISSIONS[name].user, pass: passwords[name], inboxPrefix: PERMISSIONS[name].inboxPrefix });
   const adminRole = role("admin");
   admin = await connect({ servers: nats.url, user: adminRole.user, pass: adminRole.pass, inboxPrefix: adminRole.inboxPrefix, name: "testkit-admin" });
-  await provision(admin, loadConfig({}));
-  const key = await createKey(await openBucket(admin, "sms_api_keys"), { role: "app", tenantId: args.tenant, appId: args.app });
+  await provision(admin, loadConfig(partitionEnv));
+  const keys = await openBucket(admin, "sms_api_keys");
+  const key = await createKey(keys, { role: "app", tenantId: args.tenant, appId: args.app });
+  const adminKey = await createKey(keys, { role: "admin" });
   const signer = await createSigner(await openBucket(admin, "sms_token_signers"), { tenantId: args.tenant });
 
   const nodes = [];
@@ -110,6 +123,7 @@ async function main() {
         SHUTDOWN_TIMEOUT_MS: "5000",
         MAX_UNAUTHENTICATED_PER_IP: "100000",
         AUTH_FAILURES_PER_IP_PER_MIN: "0",
+        ...partitionEnv,
       },
       stdio: ["ignore", process.env.TESTKIT_NODE_LOGS === "1" ? process.stderr : "ignore", process.stderr],
     });
@@ -125,6 +139,8 @@ async function main() {
     tenantId: args.tenant,
     appId: args.app,
     apiKey: key.apiKey,
+    adminKey: adminKey.apiKey,
+    partitions,
     signer: { kid: signer.kid },
     roles: { producer: role("producer"), directProducer: role("directProducer"), admin: adminRole },
   });

@@ -18,6 +18,7 @@ import { closeAction, HEARTBEAT_TIMEOUT_CLOSE } from "./close-codes.js";
 import { EventIdWindow } from "./dedupe.js";
 import { SmsWsError } from "./errors.js";
 import { parseServerFrame } from "./frames.js";
+import { partitionOf } from "./partitions.js";
 import { backfill, fetchHistoryPage, type HistoryPage, type HistoryQuery } from "./history.js";
 import { ItemQueue } from "./item-queue.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
@@ -40,8 +41,8 @@ interface Connection {
   readonly socket: WebSocketLike;
   /** What this socket authenticates with: the API key, or the token fetched for it. */
   readonly credential: string;
-  /** The position sent in this socket's auth message, if it asked to resume. */
-  resumeFrom: StreamPosition | undefined;
+  /** The position(s) sent in this socket's auth message, if it asked to resume. */
+  resumeFrom: StreamPosition[] | undefined;
   /** resumed or resume_failed already handled (or decided locally) for this socket. */
   resumeSettled: boolean;
   authenticated: boolean;
@@ -91,6 +92,12 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
   #lastFrameAt = 0;
   #epoch: string | undefined;
   #lastSeq: number | undefined;
+  /**
+   * Admin sockets on a partitioned stream (auth_ok with `epochs`): one epoch and last seq per
+   * partition, in partition order; #epoch and #lastSeq are then unused.
+   */
+  #epochs: string[] | undefined;
+  #seqs: (number | undefined)[] = [];
   /** Some earlier socket of this client was authenticated: later ones are reconnects. */
   #everAuthenticated = false;
   /** When the last authenticated socket went away; cleared once a later socket is live. */
@@ -103,9 +110,13 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     this.#seen = new EventIdWindow(this.#options.dedupeWindow);
     const ids = this.#options.filter?.messageIds;
     this.#watched = ids === undefined ? undefined : new WatchSet(ids);
-    if (this.#options.resumeFrom) {
-      this.#epoch = this.#options.resumeFrom.epoch;
-      this.#lastSeq = this.#options.resumeFrom.seq;
+    const from = this.#options.resumeFrom;
+    if (from?.length === 1) {
+      this.#epoch = from[0]?.epoch;
+      this.#lastSeq = from[0]?.seq;
+    } else if (from !== undefined) {
+      this.#epochs = from.map((p) => p.epoch);
+      this.#seqs = from.map((p) => p.seq);
     }
     this.#connect();
   }
@@ -124,9 +135,32 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     return this.#lastSeq;
   }
 
-  /** `{ epoch, seq }` to store and pass back as `resumeFrom`; undefined until both are known. */
+  /**
+   * `{ epoch, seq }` to store and pass back as `resumeFrom`; undefined until both are known, and
+   * on an admin client of a partitioned stream (see `positions`).
+   */
   get position(): StreamPosition | undefined {
     return this.#epoch !== undefined && this.#lastSeq !== undefined ? { epoch: this.#epoch, seq: this.#lastSeq } : undefined;
+  }
+
+  /**
+   * Where the client is, as a list to store and pass back as `resumeFrom`: `[position]` on one
+   * stream; on a partitioned stream (admin) one position per partition, in partition order,
+   * undefined until every partition has delivered an event (only then can the resume be exact).
+   */
+  get positions(): StreamPosition[] | undefined {
+    const epochs = this.#epochs;
+    if (epochs === undefined) {
+      const one = this.position;
+      return one && [one];
+    }
+    const out: StreamPosition[] = [];
+    for (const [i, epoch] of epochs.entries()) {
+      const seq = this.#seqs[i];
+      if (seq === undefined) return undefined;
+      out.push({ epoch, seq });
+    }
+    return out;
   }
 
   /** Subscribes a listener; returns the function that unsubscribes it. */
@@ -338,10 +372,11 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   #onOpen(conn: Connection): void {
     this.#lastFrameAt = this.#options.now();
-    const from = this.#options.resume ? this.position : undefined;
+    const from = this.#options.resume ? this.positions : undefined;
     conn.resumeFrom = from;
     // A token goes where the seed protocol puts the key, so the server needs no new field.
-    const auth: Record<string, unknown> = from ? { type: "auth", apiKey: conn.credential, resume: from } : { type: "auth", apiKey: conn.credential };
+    const auth: Record<string, unknown> = { type: "auth", apiKey: conn.credential };
+    if (from) auth.resume = this.#epochs ? { positions: from } : from[0];
     // Followed messages beyond the auth message's share go right behind it, before any replay.
     const plan = this.#watched?.authPlan(this.#options.filter ?? {});
     const filter = plan?.filter ?? this.#options.filter;
@@ -376,7 +411,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       case "auth_ok":
         if (conn.authenticated) return;
         if (frame.exp !== undefined && this.#options.credential.kind === "token") this.#scheduleRefresh(conn, frame.exp * 1000);
-        this.#onAuthOk(conn, frame.epoch);
+        this.#onAuthOk(conn, frame.epoch, frame.epochs);
         return;
       case "refresh_ok":
         if (conn.authenticated && this.#options.credential.kind === "token") this.#scheduleRefresh(conn, frame.exp * 1000);
@@ -385,7 +420,8 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
         if (conn.resumeFrom === undefined || conn.resumeSettled) return;
         conn.resumeSettled = true;
         this.#disconnectedAt = undefined;
-        this.#publish("resumed", { replayed: frame.replayed, from: conn.resumeFrom }, { kind: "resumed", replayed: frame.replayed, from: conn.resumeFrom });
+        const resumed = { replayed: frame.replayed, ...asked(conn.resumeFrom) };
+        this.#publish("resumed", resumed, { kind: "resumed", ...resumed });
         if (this.#conn === conn) this.#setState("live");
         return;
       case "resume_failed":
@@ -401,20 +437,28 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
     }
   }
 
-  #onAuthOk(conn: Connection, epoch: string | undefined): void {
+  #onAuthOk(conn: Connection, epoch: string | undefined, epochs: string[] | undefined): void {
     if (conn.authenticated) return;
     conn.authenticated = true;
     this.#attempt = 0;
-    if (epoch !== undefined && epoch !== this.#epoch) {
+    if (epochs !== undefined) {
+      // Admin socket on K partitions: a partition whose epoch changed (or a changed K) loses
+      // its position, the others keep theirs.
+      const old = this.#epochs;
+      this.#seqs = epochs.map((e, i) => (old?.length === epochs.length && old[i] === e ? this.#seqs[i] : undefined));
+      this.#epochs = epochs;
+      this.#epoch = this.#lastSeq = undefined;
+    } else if (epoch !== undefined && epoch !== this.#epoch) {
       // A new stream incarnation: sequences of the old one mean nothing in it.
       if (this.#epoch !== undefined) this.#lastSeq = undefined;
       this.#epoch = epoch;
+      this.#epochs = undefined;
     }
     const isReconnect = this.#everAuthenticated;
     this.#everAuthenticated = true;
     if (conn.resumeFrom !== undefined) {
       // No epoch: this node has no durable stream, so no replay and no resumed/resume_failed.
-      if (epoch === undefined) this.#resumeFailed(conn, "unavailable");
+      if (epoch === undefined && epochs === undefined) this.#resumeFailed(conn, "unavailable");
       return; // otherwise stay "resuming" until the server says how the replay went
     }
     if (isReconnect && this.#options.resume) {
@@ -429,8 +473,7 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
   /** Tells the application that events may have been missed, then goes live. */
   #resumeFailed(conn: Connection, reason: string): void {
     conn.resumeSettled = true;
-    const failure: ResumeFailure = { reason };
-    if (conn.resumeFrom !== undefined) failure.from = conn.resumeFrom;
+    const failure: ResumeFailure = { reason, ...asked(conn.resumeFrom) };
     if (this.#disconnectedAt !== undefined) failure.disconnectedAt = new Date(this.#disconnectedAt).toISOString();
     this.#disconnectedAt = undefined;
     this.#publish("resumeFailed", failure, { kind: "resumeFailed", ...failure });
@@ -469,7 +512,15 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
 
   #deliver(event: SmsEvent): void {
     if (!this.#seen.add(event.eventId)) return; // a duplicate (typically replayed after a resume)
-    if (event.seq !== undefined && (this.#lastSeq === undefined || event.seq > this.#lastSeq)) this.#lastSeq = event.seq;
+    const seq = event.seq;
+    if (seq !== undefined) {
+      if (this.#epochs === undefined) {
+        if (this.#lastSeq === undefined || seq > this.#lastSeq) this.#lastSeq = seq;
+      } else {
+        const k = partitionOf(event.tenantId, this.#epochs.length);
+        if ((this.#seqs[k] ?? -1) < seq) this.#seqs[k] = seq;
+      }
+    }
     this.#publish("event", event, { kind: "event", event });
   }
 
@@ -672,6 +723,12 @@ export class SmsWsClient implements AsyncIterable<ClientItem> {
       }
     }
   }
+}
+
+/** What a resumed/resumeFailed notice says the client asked for: `from`, or `positions` (K > 1). */
+function asked(from: StreamPosition[] | undefined): { from?: StreamPosition; positions?: StreamPosition[] } {
+  if (from === undefined) return {};
+  return from.length === 1 && from[0] !== undefined ? { from: from[0] } : { positions: from };
 }
 
 function describe(cause: unknown): string {

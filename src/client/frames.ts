@@ -7,8 +7,11 @@
 import type { SmsEvent } from "./types.js";
 
 export type ServerFrame =
-  /** `exp` (unix seconds): when the connection token expires; only on token sockets. */
-  | { type: "auth_ok"; epoch?: string; exp?: number }
+  /**
+   * `exp` (unix seconds): when the connection token expires; only on token sockets. `epochs`: an
+   * admin socket on a partitioned stream, one epoch per partition in partition order.
+   */
+  | { type: "auth_ok"; epoch?: string; epochs?: string[]; exp?: number }
   /** A refresh was accepted: the socket now expires at `exp` (unix seconds). */
   | { type: "refresh_ok"; exp: number }
   | { type: "auth_error"; error: string }
@@ -22,6 +25,9 @@ export type ServerFrame =
   | { type: "invalid"; problem: string };
 
 type Json = Record<string, unknown>;
+
+/** The server's limit on K; a longer `epochs` list is dropped (bounds what the client keeps). */
+export const MAX_PARTITIONS = 1024;
 
 const REQUIRED: Readonly<Record<SmsEvent["type"], readonly string[]>> = {
   sms_status: ["eventId", "messageId", "appId", "tenantId", "status", "timestamp"],
@@ -47,8 +53,11 @@ export function parseServerFrame(text: string): ServerFrame {
     case "ping":
       return { type: "ping" };
     case "auth_ok": {
-      const frame: { type: "auth_ok"; epoch?: string; exp?: number } = { type: "auth_ok" };
+      const frame: { type: "auth_ok"; epoch?: string; epochs?: string[]; exp?: number } = { type: "auth_ok" };
       if (typeof o.epoch === "string" && o.epoch.length > 0) frame.epoch = o.epoch;
+      // All or nothing: a list with one bad entry cannot be matched to partitions.
+      const epochs = o.epochs;
+      if (Array.isArray(epochs) && epochs.length > 0 && epochs.length <= MAX_PARTITIONS && epochs.every((e) => typeof e === "string" && e.length > 0)) frame.epochs = epochs as string[];
       // A malformed exp is dropped, not fatal: without it the client just never refreshes,
       // and the server's 4419 at expiry still brings a fresh token.
       if (isUnixSeconds(o.exp)) frame.exp = o.exp;

@@ -1,4 +1,5 @@
 /** Client options, their defaults (all in one place) and their validation. */
+import { MAX_PARTITIONS } from "./frames.js";
 import { isTenantId } from "./routing.js";
 import type { WebSocketConstructor } from "./socket.js";
 import { historyUrlOf, type FetchLike } from "./history.js";
@@ -45,8 +46,11 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   /** Resume from the last position on reconnect. Default true. */
   resume?: boolean;
-  /** Position to resume from on the first connection (e.g. saved from `client.position`). */
-  resumeFrom?: StreamPosition;
+  /**
+   * Where to resume the first connection: a position saved from `client.position`, or for an
+   * admin client on a partitioned stream the list saved from `client.positions` (all K, in order).
+   */
+  resumeFrom?: StreamPosition | readonly StreamPosition[];
   /**
    * On `resumeFailed` with reason `retention`, page through what the stream still holds over
    * HTTP (`GET /v1/events`), deliver it as events, and report what could not be recovered
@@ -93,7 +97,8 @@ export interface ResolvedOptions {
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number } | false;
   readonly pingIntervalMs: number;
   readonly resume: boolean;
-  readonly resumeFrom: StreamPosition | undefined;
+  /** One position, or one per partition (in partition order). */
+  readonly resumeFrom: readonly StreamPosition[] | undefined;
   readonly dedupeWindow: number;
   readonly filter: ClientFilter | undefined;
   readonly backfill: boolean;
@@ -154,12 +159,10 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   }
   const dedupeWindow = options.dedupeWindow ?? DEFAULTS.dedupeWindow;
   if (!Number.isInteger(dedupeWindow) || dedupeWindow < 1) throw invalid("dedupeWindow", dedupeWindow, "an integer >= 1");
-  const from = options.resumeFrom;
-  if (
-    from !== undefined &&
-    (typeof from.epoch !== "string" || from.epoch.length === 0 || !Number.isSafeInteger(from.seq) || from.seq < 0)
-  ) {
-    throw invalid("resumeFrom", from, "{ epoch: non-empty string, seq: integer >= 0 }");
+  const given = options.resumeFrom;
+  const from = given === undefined || Array.isArray(given) ? (given as readonly StreamPosition[] | undefined) : [given as StreamPosition];
+  if (from !== undefined && (from.length === 0 || from.length > MAX_PARTITIONS || !from.every(isPosition))) {
+    throw invalid("resumeFrom", given, "{ epoch: non-empty string, seq: integer >= 0 }, or a list of 1 to 1024 of them");
   }
   if (options.tenantHint !== undefined && !isTenantId(options.tenantHint)) {
     throw invalid("tenantHint", options.tenantHint, "a tenant id (1-64 of A-Z a-z 0-9 _ -)");
@@ -173,7 +176,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     reconnect,
     pingIntervalMs: nonNegative("pingIntervalMs", options.pingIntervalMs, DEFAULTS.pingIntervalMs),
     resume: options.resume ?? DEFAULTS.resume,
-    resumeFrom: from === undefined ? undefined : Object.freeze({ epoch: from.epoch, seq: from.seq }),
+    resumeFrom: from === undefined ? undefined : Object.freeze(from.map((p) => Object.freeze({ epoch: p.epoch, seq: p.seq }))),
     dedupeWindow,
     filter: resolveFilter(options.filter),
     backfill: options.backfill ?? false,
@@ -213,4 +216,8 @@ function resolveFilter(filter: ClientFilter | undefined): ClientFilter | undefin
     }
   }
   return Object.freeze({ ...filter });
+}
+
+function isPosition(p: StreamPosition): boolean {
+  return typeof p === "object" && p !== null && typeof p.epoch === "string" && p.epoch.length > 0 && Number.isSafeInteger(p.seq) && p.seq >= 0;
 }

@@ -53,8 +53,10 @@ export type ResumeFailedReason = "retention" | "epoch" | "limit" | "unavailable"
  */
 export interface ResumeFailure {
   reason: ResumeFailedReason;
-  /** The position the client asked to resume from, if it asked. */
+  /** The position the client asked to resume from, if it asked (one stream). */
   from?: StreamPosition;
+  /** Admin client on a partitioned stream: the positions it asked to resume from, one per partition. */
+  positions?: StreamPosition[];
   /** When the last live connection was lost (ISO 8601), if this client had one. */
   disconnectedAt?: string;
 }
@@ -62,7 +64,10 @@ export interface ResumeFailure {
 export interface ResumeSuccess {
   /** Events the server replayed (duplicates the client dropped are included in this count). */
   replayed: number;
-  from: StreamPosition;
+  /** The position resumed from (one stream); absent when `positions` is set. */
+  from?: StreamPosition;
+  /** Admin client on a partitioned stream: the positions resumed from, one per partition. */
+  positions?: StreamPosition[];
 }
 
 /** What the async iterator yields: a tagged union, switch on `kind`. */

@@ -23,7 +23,8 @@ export function describeState(change: StateChange): string {
 }
 
 export function describeResumed(resumed: ResumeSuccess): string {
-  return `live, resumed after seq ${resumed.from.seq} (${resumed.replayed} replayed)`;
+  const after = resumed.from ? `seq ${resumed.from.seq}` : `${resumed.positions?.length ?? 0} partition positions`;
+  return `live, resumed after ${after} (${resumed.replayed} replayed)`;
 }
 
 export function describeResumeFailed(failure: ResumeFailure): string {

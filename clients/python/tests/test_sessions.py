@@ -54,12 +54,10 @@ class Recorder(ClientHandler):
         self.delivered.append(event.event_id)
 
     async def on_resumed(self, r: Resumed) -> None:
-        self.notices.append({"kind": "resumed", "replayed": r.replayed, "from": r.from_.to_json()})
+        self.notices.append({"kind": "resumed", "replayed": r.replayed, **_asked(r.from_, r.positions)})
 
     async def on_resume_failed(self, r: ResumeFailed) -> None:
-        n: dict[str, Any] = {"kind": "resumeFailed", "reason": r.reason}
-        if r.from_ is not None:
-            n["from"] = r.from_.to_json()
+        n: dict[str, Any] = {"kind": "resumeFailed", "reason": r.reason, **_asked(r.from_, r.positions)}
         if r.disconnected_at is not None:
             n["disconnectedAt"] = r.disconnected_at
         self.notices.append(n)
@@ -69,6 +67,15 @@ class Recorder(ClientHandler):
 
     async def on_state(self, change: StateChanged) -> None:
         self.states.append(change.state)
+
+
+def _asked(from_: StreamPosition | None, positions: tuple[StreamPosition, ...] | None) -> dict[str, Any]:
+    """What the client asked to resume from, in the TS notice's shape: ``from`` or ``positions``."""
+    if from_ is not None:
+        return {"from": from_.to_json()}
+    if positions is not None:
+        return {"positions": [p.to_json() for p in positions]}
+    return {}
 
 
 def _groups(script: list[dict[str, Any]]) -> list[tuple[list[str], tuple[int, str] | None]]:
@@ -86,7 +93,11 @@ def _groups(script: list[dict[str, Any]]) -> list[tuple[list[str], tuple[int, st
 def _options(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "resumeFrom" in raw:
-        out["resume_from"] = StreamPosition(raw["resumeFrom"]["epoch"], raw["resumeFrom"]["seq"])
+        given = raw["resumeFrom"]
+        if isinstance(given, list):  # admin socket on K partitions: all K, in order
+            out["resume_from"] = [StreamPosition(p["epoch"], p["seq"]) for p in given]
+        else:
+            out["resume_from"] = StreamPosition(given["epoch"], given["seq"])
     if "filter" in raw:
         f = raw["filter"]
         out["filter"] = Filter(types=f.get("types"), statuses=f.get("statuses"), message_ids=f.get("messageIds"))
@@ -118,13 +129,18 @@ async def run_session(session: dict[str, Any]) -> dict[str, Any]:
     closed = asyncio.ensure_future(client._done.wait())
     await asyncio.wait_for(asyncio.wait([asyncio.ensure_future(quiet.wait()), closed], return_when=asyncio.FIRST_COMPLETED), 5)
     position = client.position
+    positions = client.positions
     result = {
         "sockets": [{"url": url, "sent": sock.sent if sock else []} for url, sock in sockets],
         "delivered": list(rec.delivered),
         "notices": list(rec.notices),
         "errors": list(rec.errors),
         "states": list(rec.states),
-        "final": {"state": client.state, "position": position.to_json() if position else None},
+        "final": {
+            "state": client.state,
+            "position": position.to_json() if position else None,
+            "positions": [p.to_json() for p in positions] if positions else None,
+        },
     }
     await client.close()
     closed.cancel()

@@ -37,7 +37,7 @@ def as_wire(frame: ServerFrame) -> dict[str, Any]:
     for f in dataclasses.fields(frame):
         value = getattr(frame, f.name)
         if value is not None:
-            out[f.name] = value
+            out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 
 

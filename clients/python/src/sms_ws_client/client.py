@@ -46,6 +46,7 @@ from .history import (
     history_url_of,
 )
 from .items import ClientHandler, Filter, Item, ItemIterator, Resumed, ResumeFailed, State, StateChanged, _End
+from .partitions import MAX_PARTITIONS, partition_of
 from .policy import MIN_REFRESH_DELAY_MS, EventIdWindow, backoff_delay_ms, is_tenant_id, plan_refresh, routed_url, token_tenant
 from .transport import Connector, Transport, TransportClosed, websockets_connector
 from .vectors import load_vectors
@@ -64,7 +65,8 @@ FRAME_IDS = 50
 class _Conn:
     transport: Transport
     credential: str
-    resume_from: StreamPosition | None = None
+    #: The position(s) sent in this socket's auth message, if it asked to resume.
+    resume_from: list[StreamPosition] | None = None
     resume_settled: bool = False
     authenticated: bool = False
     auth_error: str | None = None
@@ -96,7 +98,7 @@ class Client:
         max_delay: float = _DEFAULTS["maxDelayMs"] / 1000,
         ping_interval: float = _DEFAULTS["pingIntervalMs"] / 1000,
         resume: bool = True,
-        resume_from: StreamPosition | None = None,
+        resume_from: StreamPosition | Sequence[StreamPosition] | None = None,
         backfill: bool = False,
         history_url: str | None = None,
         dedupe_window: int = _DEFAULTS["dedupeWindow"],
@@ -123,8 +125,11 @@ class Client:
             raise ValueError("Client: tenant_hint must be a tenant id (1-64 of A-Z a-z 0-9 _ -)")
         if not 1 <= tenant_slots <= 1024:
             raise ValueError("Client: tenant_slots must be 1 to 1024")
-        if resume_from is not None and (not resume_from.epoch or resume_from.seq < 0):
-            raise ValueError("Client: resume_from needs a non-empty epoch and seq >= 0")
+        given = None if resume_from is None else [resume_from] if isinstance(resume_from, StreamPosition) else list(resume_from)
+        if given is not None and (
+            not 0 < len(given) <= MAX_PARTITIONS or not all(isinstance(p, StreamPosition) and p.epoch and p.seq >= 0 for p in given)
+        ):
+            raise ValueError("Client: resume_from needs a non-empty epoch and seq >= 0 (or a list of 1 to 1024 such positions)")
         self._url = url
         self._api_key = api_key
         self._get_token = get_token
@@ -147,8 +152,12 @@ class Client:
         self._clock = clock
 
         self._state: State = "connecting"
-        self._epoch: str | None = resume_from.epoch if resume_from else None
-        self._last_seq: int | None = resume_from.seq if resume_from else None
+        self._epoch: str | None = given[0].epoch if given and len(given) == 1 else None
+        self._last_seq: int | None = given[0].seq if given and len(given) == 1 else None
+        # Admin sockets on a partitioned stream (auth_ok with epochs): one epoch and last seq per
+        # partition, in partition order; _epoch and _last_seq are then unused.
+        self._epochs: list[str] | None = [p.epoch for p in given] if given and len(given) > 1 else None
+        self._seqs: list[int | None] = [p.seq for p in given] if given and len(given) > 1 else []
         self._conn: _Conn | None = None
         self._attempt = 0
         self._ever_authenticated = False
@@ -177,10 +186,26 @@ class Client:
 
     @property
     def position(self) -> StreamPosition | None:
-        """Store it and pass it back as ``resume_from``; None until epoch and seq are known."""
+        """Store it and pass it back as ``resume_from``; None until epoch and seq are known, and
+        on an admin client of a partitioned stream (see ``positions``)."""
         if self._epoch is None or self._last_seq is None:
             return None
         return StreamPosition(self._epoch, self._last_seq)
+
+    @property
+    def positions(self) -> list[StreamPosition] | None:
+        """Where the client is, as a list to store and pass back as ``resume_from``: ``[position]``
+        on one stream; on a partitioned stream (admin) one position per partition, in partition
+        order, None until every partition has delivered an event (only then is a resume exact)."""
+        if self._epochs is None:
+            one = self.position
+            return None if one is None else [one]
+        out: list[StreamPosition] = []
+        for epoch, seq in zip(self._epochs, self._seqs):
+            if seq is None:
+                return None
+            out.append(StreamPosition(epoch, seq))
+        return out
 
     @property
     def error(self) -> SmsWsError | None:
@@ -341,10 +366,11 @@ class Client:
         self._conn = conn
         t = conn.transport
         try:
-            conn.resume_from = self.position if self._resume else None
+            conn.resume_from = self.positions if self._resume else None
             auth: dict[str, Any] = {"type": "auth", "apiKey": conn.credential}
             if conn.resume_from is not None:
-                auth["resume"] = conn.resume_from.to_json()
+                vector = [p.to_json() for p in conn.resume_from]
+                auth["resume"] = {"positions": vector} if self._epochs is not None else vector[0]
             watch_frames: list[str] = []
             if self._filter is not None:
                 if self._watched is not None:
@@ -390,7 +416,7 @@ class Client:
                 return
             if frame.exp is not None and self._get_token is not None:
                 self._schedule_refresh(conn, frame.exp * 1000)
-            await self._on_auth_ok(conn, frame.epoch)
+            await self._on_auth_ok(conn, frame.epoch, frame.epochs)
         elif isinstance(frame, RefreshOk):
             if conn.authenticated and self._get_token is not None:
                 self._schedule_refresh(conn, frame.exp * 1000)
@@ -401,7 +427,8 @@ class Client:
                 return
             conn.resume_settled = True
             self._disconnected_at = None
-            await self._publish(Resumed(frame.replayed, conn.resume_from), self._handler.on_resumed)
+            one, vector = _asked(conn.resume_from)
+            await self._publish(Resumed(frame.replayed, one, vector), self._handler.on_resumed)
             await self._set_state("live")
         elif isinstance(frame, ResumeFailedFrame):
             if conn.resume_from is None or conn.resume_settled:
@@ -416,18 +443,28 @@ class Client:
             await self._emit_error(SmsWsError("INVALID_FRAME", f"dropped a server frame: {frame.problem}"))
         # Ping and Unknown (forward compatibility): nothing to do.
 
-    async def _on_auth_ok(self, conn: _Conn, epoch: str | None) -> None:
+    async def _on_auth_ok(self, conn: _Conn, epoch: str | None, epochs: tuple[str, ...] | None) -> None:
         conn.authenticated = True
         self._attempt = 0
-        if epoch is not None and epoch != self._epoch:
+        if epochs is not None:
+            # Admin socket on K partitions: a partition whose epoch changed (or a changed K)
+            # loses its position, the others keep theirs.
+            old = self._epochs
+            same = old is not None and len(old) == len(epochs)
+            self._seqs = [self._seqs[i] if same and old is not None and old[i] == e else None for i, e in enumerate(epochs)]
+            self._epochs = list(epochs)
+            self._epoch = self._last_seq = None
+        elif epoch is not None and epoch != self._epoch:
             # A new stream incarnation: sequences of the old one mean nothing in it.
             if self._epoch is not None:
                 self._last_seq = None
             self._epoch = epoch
+            self._epochs = None
         is_reconnect = self._ever_authenticated
         self._ever_authenticated = True
         if conn.resume_from is not None:
-            if epoch is None:
+            # No epoch: this node has no durable stream, so no replay and no resumed/resume_failed.
+            if epoch is None and epochs is None:
                 await self._resume_failed(conn, "unavailable")
             return
         if is_reconnect and self._resume:
@@ -440,11 +477,12 @@ class Client:
         conn.resume_settled = True
         disconnected = None if self._disconnected_at is None else _iso(self._disconnected_at)
         self._disconnected_at = None
-        failure = ResumeFailed(reason, conn.resume_from, disconnected)
+        one, vector = _asked(conn.resume_from)
+        failure = ResumeFailed(reason, one, disconnected, vector)
         await self._publish(failure, self._handler.on_resume_failed)
         await self._set_state("live")
-        if reason == "retention" and self._backfill and conn.resume_from is not None:
-            self._spawn(self._run_backfill(conn.resume_from))
+        if reason == "retention" and self._backfill and one is not None:
+            self._spawn(self._run_backfill(one))
 
     async def _run_backfill(self, from_: StreamPosition) -> None:
         async def deliver(event: SmsEvent) -> bool:
@@ -464,8 +502,16 @@ class Client:
     async def _deliver(self, event: SmsEvent) -> None:
         if not self._seen.add(event.event_id):
             return  # a duplicate (typically replayed after a resume)
-        if event.seq is not None and (self._last_seq is None or event.seq > self._last_seq):
-            self._last_seq = event.seq
+        seq = event.seq
+        if seq is not None:
+            if self._epochs is None:
+                if self._last_seq is None or seq > self._last_seq:
+                    self._last_seq = seq
+            else:
+                k = partition_of(event.tenant_id, len(self._epochs))
+                last = self._seqs[k]
+                if last is None or seq > last:
+                    self._seqs[k] = seq
         await self._publish(event, self._handler.on_event)
 
     # ---- token refresh ------------------------------------------------------------------------
@@ -596,6 +642,13 @@ class Client:
             queue.put_nowait(_End(error))
         self._queues.clear()
         self._done.set()
+
+
+def _asked(from_: list[StreamPosition] | None) -> tuple[StreamPosition | None, tuple[StreamPosition, ...] | None]:
+    """What a resumed/resume_failed notice says the client asked for: one position, or all K."""
+    if from_ is None:
+        return None, None
+    return (from_[0], None) if len(from_) == 1 else (None, tuple(from_))
 
 
 def _frames(kind: str, ids: Sequence[str]) -> list[str]:

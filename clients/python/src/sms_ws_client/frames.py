@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .events import SmsEvent, event_from_dict
+from .partitions import MAX_PARTITIONS
 
 _MAX_SAFE = 2**53 - 1
 
@@ -28,6 +29,8 @@ class Ping:
 @dataclass(frozen=True)
 class AuthOk:
     epoch: str | None = None
+    #: Admin socket on a partitioned stream: one epoch per partition, in partition order.
+    epochs: tuple[str, ...] | None = None
     #: Unix seconds: when the connection token expires (token sockets only).
     exp: float | None = None
 
@@ -142,7 +145,7 @@ def parse_server_frame(text: str) -> ServerFrame:
         return Ping()
     if kind == "auth_ok":
         epoch = o.get("epoch")
-        return AuthOk(epoch=epoch if isinstance(epoch, str) and epoch else None, exp=_unix_seconds(o.get("exp")))
+        return AuthOk(epoch=epoch if isinstance(epoch, str) and epoch else None, epochs=_epochs(o.get("epochs")), exp=_unix_seconds(o.get("exp")))
     if kind == "refresh_ok":
         exp = _unix_seconds(o.get("exp"))
         return RefreshOk(exp) if exp is not None else Invalid("refresh_ok without a numeric exp")
@@ -163,3 +166,10 @@ def parse_server_frame(text: str) -> ServerFrame:
         problem = check_event(o)
         return Invalid(problem) if problem is not None else EventFrame(event_from_dict(o))
     return Unknown("undefined" if "type" not in o else _js_string(kind))
+
+
+def _epochs(v: Any) -> tuple[str, ...] | None:
+    """All or nothing: a list with one bad entry cannot be matched to partitions."""
+    if isinstance(v, list) and 0 < len(v) <= MAX_PARTITIONS and all(isinstance(e, str) and e for e in v):
+        return tuple(v)
+    return None

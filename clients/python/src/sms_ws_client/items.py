@@ -53,7 +53,10 @@ class Resumed:
     """The replay after a reconnect is complete (duplicates the client dropped are counted)."""
 
     replayed: float
-    from_: StreamPosition
+    #: The position resumed from (one stream); None when ``positions`` is set.
+    from_: StreamPosition | None = None
+    #: Admin client on a partitioned stream: the positions resumed from, one per partition.
+    positions: tuple[StreamPosition, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ResumeFailed:
     from_: StreamPosition | None = None
     #: When the last live connection was lost (ISO 8601), if there was one.
     disconnected_at: str | None = None
+    #: Admin client on a partitioned stream: the positions it asked to resume from.
+    positions: tuple[StreamPosition, ...] | None = None
 
 
 Item = Union[SmsEvent, StateChanged, Resumed, ResumeFailed, BackfillResult]

@@ -21,14 +21,14 @@ LAUNCHER = REPO / "clients" / "testkit" / "launch-fleet.mjs"
 
 
 class Fleet:
-    def __init__(self, nodes: int = 2, tenant: str = "Tkit") -> None:
+    def __init__(self, nodes: int = 2, tenant: str = "Tkit", partitions: int = 1) -> None:
         if not (REPO / "dist" / "cli" / "main.js").exists():
             raise RuntimeError("dist/ is missing: run `npm run build` in the repository first")
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not on PATH")
         self._proc = subprocess.Popen(
-            [node, str(LAUNCHER), "--nodes", str(nodes), "--tenant", tenant],
+            [node, str(LAUNCHER), "--nodes", str(nodes), "--tenant", tenant, "--partitions", str(partitions)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
