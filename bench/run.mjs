@@ -10,6 +10,7 @@
 //          --install (quick mode too installs missing peers with npm and builds Centrifugo with go)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { cpus, tmpdir, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +100,17 @@ function versions() {
   tryRun('gcc', () => execFileSync('gcc', ['-dumpfullversion']).toString().trim());
   tryRun('gateway', () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir }).toString().trim());
   const pkgVer = (p) => JSON.parse(readFileSync(p, 'utf8')).version;
-  tryRun('uWebSockets.js', () => pkgVer(join(benchDir, '..', 'node_modules', 'uWebSockets.js', 'package.json')));
+  // The uWS this runtime loads (src/runtime/uws-runtime.ts): the production package, or on an
+  // older host the development fallback.
+  tryRun('uWebSockets.js', () => {
+    const modules = join(benchDir, '..', 'node_modules');
+    try {
+      createRequire(import.meta.url)('uWebSockets.js');
+      return pkgVer(join(modules, 'uWebSockets.js', 'package.json'));
+    } catch {
+      return `${pkgVer(join(modules, 'uws-dev-fallback', 'package.json'))} (development fallback)`;
+    }
+  });
   tryRun('ws', () => {
     for (const p of [join(benchDir, '.peers', 'ws-baseline', 'node_modules', 'ws', 'package.json'), join(benchDir, '..', 'node_modules', 'ws', 'package.json')]) {
       try {
