@@ -31,7 +31,7 @@ for v in NATS_SERVER_BIN NATS_CLI_BIN; do
   args+=(--ro-bind "$bin" "$bin" --setenv "$v" "$bin")
 done
 # Pass through what the suite and the bench read (never the host's CA or credentials).
-for v in LOG_LEVEL BENCH_QUICK VITEST_MAX_WORKERS; do
+for v in LOG_LEVEL BENCH_QUICK VITEST_MAX_WORKERS BENCH_GATEWAY_NODE_ARGS; do
   [ -n "${!v:-}" ] && args+=(--setenv "$v" "${!v}")
 done
 exec bwrap "${args[@]}" "$@"
