@@ -280,6 +280,16 @@ beforeAll(async () => {
       return false;
     }
   }, 200);
+  // A new R3 bucket answers direct gets only once its replicas serve them ("no responders"
+  // before): wait for a read of a missing key to answer, as the nodes' first load would.
+  await waitFor("key bucket serving reads", 30_000, async () => {
+    try {
+      await (kv as NonNullable<typeof kv>).get("probe");
+      return true;
+    } catch {
+      return false;
+    }
+  }, 100);
   const keys: string[] = [];
   for (let i = 0; i < SCOPES; i++) keys.push((await createKey(kv as NonNullable<typeof kv>, { role: "app", tenantId: `C${i}`, appId: "app" })).apiKey);
 

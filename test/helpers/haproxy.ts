@@ -5,7 +5,10 @@
  *   - `bind :8080` (clients) and `bind :8081` (health) listen on 127.0.0.1 at free ports;
  *   - the `server-template` that fills servers from the headless Service's DNS SRV records is
  *     replaced by one static `server` line per test node, in the same order, with the same
- *     `default-server` settings (checks on /readyz, consistent hash, balance factor).
+ *     `default-server` settings (checks on /readyz, consistent hash, balance factor);
+ *   - with `statsSocket`, a `stats socket` line in `global` (the test's only addition), through
+ *     which startHaproxy waits until every node has passed its /readyz check: HAProxy 3.0 sends
+ *     traffic only to servers whose first check passed, 2.6 to every server at once.
  * Everything else (balance, hash, limits, timeouts, stick-table) is what production runs. Each
  * substitution must match exactly once, so a change of the production file that would make the
  * test run something else fails here, by name.
@@ -14,6 +17,7 @@
  * HAPROXY_BIN.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createConnection } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,8 +47,9 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string): string
 }
 
 /** The production config with the test's addresses and ports (the transformation above). */
-export function testConfig(source: string, ports: { client: number; health: number; servers: readonly number[] }): string {
+export function testConfig(source: string, ports: { client: number; health: number; servers: readonly number[]; statsSocket?: string }): string {
   let cfg = replaceOnce(source, /^(\s*)bind :8080$/m, `$1bind 127.0.0.1:${ports.client}`);
+  if (ports.statsSocket !== undefined) cfg = replaceOnce(cfg, /^global$/m, `global\n    stats socket ${ports.statsSocket} level admin`);
   cfg = replaceOnce(cfg, /^(\s*)bind :8081$/m, `$1bind 127.0.0.1:${ports.health}`);
   const servers = ports.servers.map((p, i) => `    server gw${i + 1} 127.0.0.1:${p}`).join("\n");
   return replaceOnce(cfg, /^\s*server-template gw \d+ _ws\._tcp\.\S+$/m, servers);
@@ -65,7 +70,8 @@ export async function startHaproxy(servers: readonly number[], options: { nofile
   const [port, healthPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "sms-ws-haproxy-"));
   const file = join(dir, "haproxy.cfg");
-  writeFileSync(file, testConfig(readFileSync(PRODUCTION_HAPROXY_CFG, "utf8"), { client: port, health: healthPort, servers }));
+  const statsSocket = join(dir, "stats.sock");
+  writeFileSync(file, testConfig(readFileSync(PRODUCTION_HAPROXY_CFG, "utf8"), { client: port, health: healthPort, servers, statsSocket }));
   const args = ["-db", "-f", file];
   const child =
     options.nofile === undefined
@@ -89,12 +95,28 @@ export async function startHaproxy(servers: readonly number[], options: { nofile
       (r) => r.status === 200,
       () => false,
     );
-    if (up) break;
+    if (up && (await serversUp(statsSocket)) === servers.length) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`haproxy did not answer on its health port: ${output.join("\n")}`);
+      throw new Error(`haproxy did not answer on its health port with every node UP: ${output.join("\n")}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
   return { port, healthPort, child, output, stop };
+}
+
+/** How many app-pool servers HAProxy reports UP (`show stat` on its stats socket); 0 on any error. */
+function serversUp(socketPath: string): Promise<number> {
+  return new Promise((resolve) => {
+    let text = "";
+    const c = createConnection(socketPath, () => c.end("show stat\n"));
+    c.setTimeout(1000, () => c.destroy());
+    c.on("data", (d) => (text += d.toString()));
+    c.on("error", () => resolve(0));
+    c.on("close", () => {
+      // CSV: pxname, svname, ..., status (the 18th field).
+      const rows = text.split("\n").map((l) => l.split(","));
+      resolve(rows.filter((r) => r[0] === "app-pool" && r[1] !== "BACKEND" && r[1] !== "FRONTEND" && r[17] === "UP").length);
+    });
+  });
 }

@@ -758,7 +758,7 @@ describe("production overlay: tenant affinity and pools (docs/scaling.md)", () =
   it("hashes ?tenant= onto the app pool with bounded load, checking /readyz, with a slot per possible pod", () => {
     const objects = render(dir);
     const cfg = haproxyCfg(objects) ?? "";
-    for (const line of ["balance url_param tenant", "hash-balance-factor 125", "option httpchk GET /readyz", "http-check expect status 200"]) {
+    for (const line of ["balance url_param tenant", "hash-balance-factor 125", "option httpchk", "http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host sms-ws-gateway", "http-check expect status 200"]) {
       expect(cfg, `haproxy.cfg: ${line}`).toMatch(new RegExp(`^\\s*${line}\\s*$`, "m"));
     }
     expect(cfg).toMatch(/^\s*hash-type consistent\b/m);
