@@ -29,3 +29,14 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
   const v = args.flags.get(name);
   return typeof v === "string" ? v : undefined;
 }
+
+/**
+ * What a command does not take: positionals past `maxPositionals` and flags outside `flags`. A
+ * typo such as `--tenat` must be an error, not a command run without it (a fleet-wide `conns`).
+ */
+export function unexpectedArgs(args: ParsedArgs, maxPositionals: number, flags: readonly string[]): string | undefined {
+  const extra = args.positionals.slice(maxPositionals);
+  if (extra.length > 0) return `unexpected argument ${JSON.stringify(extra[0])}`;
+  for (const name of args.flags.keys()) if (!flags.includes(name)) return `unknown option --${name}`;
+  return undefined;
+}

@@ -11,7 +11,7 @@ import type { Config } from "../config/config.js";
 import { fleetKeys, parsePublicKeys } from "../fleet/fleet-key.js";
 import { FLEET_SUBJECTS, type ConnectionRow, type ConnsChunk, type KickReply, type StatsReply } from "../fleet/messages.js";
 import { isEmptySelector, parseSelector, SELECTOR_FIELDS, type Selector } from "../fleet/selector.js";
-import { stringFlag, type ParsedArgs } from "./args.js";
+import { stringFlag, unexpectedArgs, type ParsedArgs } from "./args.js";
 import { cliConnect } from "./connect.js";
 import { gather, type FleetNode, type GatherOptions } from "./fleet-client.js";
 
@@ -115,6 +115,9 @@ export function selectorOf(args: ParsedArgs): Selector {
 
 export async function fleetCommand(config: Config, args: ParsedArgs, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const command = args.positionals[0];
+  const shared = ["json", "timeout", "fleet-public-key"];
+  const problem = unexpectedArgs(args, 1, command === "top" ? [...shared, "once", "interval"] : [...shared, ...SELECTOR_FIELDS]);
+  if (problem !== undefined) throw new Error(`${command}: ${problem}`);
   const json = args.flags.has("json");
   const timeout = stringFlag(args, "timeout");
   const publicKeys = fleetPublicKeys(config, args);

@@ -6,7 +6,7 @@ import { NodeHealth } from "../../src/server/readiness.js";
 import { invalidToken } from "../../src/tokens/verdict.js";
 import { ADMIN_FEED, feedsOf, scopeAllows } from "../../src/scope/scope.js";
 import { parseLiveSubject } from "../../src/bus/contract.js";
-import { parseArgs } from "../../src/cli/args.js";
+import { parseArgs, unexpectedArgs } from "../../src/cli/args.js";
 
 const enc = (s: string) => new TextEncoder().encode(s).buffer as ArrayBuffer;
 const record = { role: "app" as const, tenantId: "t", appId: "a", createdAt: "" };
@@ -153,6 +153,13 @@ describe("key records", () => {
 });
 
 describe("cli args", () => {
+  it("unexpectedArgs names a stray positional or an unknown option, and passes what a command takes", () => {
+    const ok = parseArgs(["conns", "--tenant", "t1", "--json"], ["json"]);
+    expect(unexpectedArgs(ok, 1, ["tenant", "json"])).toBeUndefined();
+    expect(unexpectedArgs(parseArgs(["conns", "[--foo", "KEY]"]), 1, ["tenant"])).toBe('unexpected argument "[--foo"');
+    expect(unexpectedArgs(parseArgs(["kick", "--tenat", "t1"]), 1, ["tenant"])).toBe("unknown option --tenat");
+  });
+
   it("parses flags", () => {
     const a = parseArgs(["keys", "create", "--role", "app", "--json", "--label=x y"], ["json"]);
     expect(a.positionals).toEqual(["keys", "create"]);
